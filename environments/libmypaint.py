@@ -37,12 +37,10 @@ class LibMyPaint(dm_env.Environment):
     config = self._config
     mypaint_binding.read_brush_file(config.brush)  # fail now, not at the first reset
     self._surface = mypaint_binding.Surface(config.canvas_size, config.canvas_size)
-    self._pressures = paint_actions.pressure_levels(config)
     self._dtime = paint_actions.stroke_dtime(config)
     self._log_radii = [math.log(r) for r in config.brush_sizes]
     self._action_spec = paint_actions.action_spec(config)
     self._observation_spec = paint_actions.observation_spec(config)
-    self._canvas = np.empty((config.canvas_size, config.canvas_size, 3), np.float32)
     self._brush = None
     self._stroke = None
     self._actions = []
@@ -129,26 +127,19 @@ class LibMyPaint(dm_env.Environment):
     if not config.grayscale:
       self._set_colour(paint_actions.stroke_hsv(action, config))
     self._brush.set_base_value("radius_logarithmic", self._log_radii[action["size"]])
-    points = paint_actions.bezier(paint_actions.grid_to_pixel(self._location, config),
-                                  paint_actions.grid_to_pixel(action["control"], config),
-                                  paint_actions.grid_to_pixel(action["end"], config))
-    pressure = float(self._pressures[action["pressure"]])
-    start = pressure if self._previous_pressure is None else self._previous_pressure
-    pressures = np.linspace(start, pressure, len(points))
+    events, self._previous_pressure = paint_actions.stroke_events(
+        self._location, action, self._previous_pressure, config)
     stroke, dtime = self._stroke, self._dtime
     self._surface.begin_atomic()
-    for (x, y), p in zip(points[1:].tolist(), pressures[1:].tolist()):
+    for x, y, p in events:
       stroke(x, y, p, dtime)
     self._surface.end_atomic()
-    self._previous_pressure = pressure
 
   def _observation(self, action):
-    rgb = self._surface.rgb(out=self._canvas)
-    canvas = rgb[:, :, :1].copy() if self._config.grayscale else rgb.copy()
     return {
-        "canvas": canvas,
+        "canvas": self._surface.pixels(self._config.channels),
         "episode_step": np.int32(len(self._actions)),
-        "brush_location": np.asarray(self._location, np.int32),
+        "brush_location": np.array(self._location, np.int32),
         "action_mask": paint_actions.action_mask(action, self._config),
     }
 

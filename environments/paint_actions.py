@@ -19,6 +19,7 @@ constant for the first stroke after a reset or a move.
 
 import colorsys
 import dataclasses
+import functools
 from typing import Mapping, Tuple
 
 from dm_env import specs
@@ -97,12 +98,19 @@ class PaintConfig:
     return cls(**d)
 
 
+@functools.lru_cache(maxsize=64)
+def _levels(low, high, count):
+  levels = np.linspace(low, high, count)
+  levels.flags.writeable = False
+  return levels
+
+
 def pressure_levels(config):
-  return np.linspace(0.1, 1.0, config.pressure_levels)
+  return _levels(0.1, 1.0, config.pressure_levels)
 
 
 def colour_levels(config):
-  return np.linspace(0.0, 1.0, config.colour_bins)
+  return _levels(0.0, 1.0, config.colour_bins)
 
 
 def _num_values(config, name):
@@ -148,6 +156,35 @@ def _valid_range(config, name):
   return f"an integer in [0, {_num_values(config, name) - 1}]"
 
 
+@functools.lru_cache(maxsize=64)
+def _bounds(config):
+  """(name, is_location, highest valid value) for each component, in order."""
+  return tuple((name, name in LOCATION_COMPONENTS,
+                config.grid_size - 1 if name in LOCATION_COMPONENTS else _num_values(config, name) - 1)
+               for name in config.components)
+
+
+def _as_int(value):
+  """The integer in a Python or numpy integer scalar (or 0-d array), else None."""
+  if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+    return int(value)
+  if isinstance(value, np.ndarray) and value.shape == () and value.dtype.kind in "iu":
+    return int(value)
+  return None
+
+
+def _as_location(value):
+  """The (x, y) ints in a length-2 integer array, list or tuple, else None."""
+  if isinstance(value, np.ndarray):
+    if value.shape == (2,) and value.dtype.kind in "iu":
+      return tuple(value.tolist())
+    return None
+  if isinstance(value, (list, tuple)) and len(value) == 2:
+    x, y = (_as_int(v) for v in value)
+    return None if x is None or y is None else (x, y)
+  return None
+
+
 def validate_action(action, config):
   """Checks an action against the spec; returns it as a dict of Python ints and (x, y) tuples.
 
@@ -157,31 +194,29 @@ def validate_action(action, config):
   if not isinstance(action, Mapping):
     raise ValueError(f"An action must be a dict with keys {list(config.components)}, "
                      f"got {type(action).__name__}.")
-  missing = [name for name in config.components if name not in action]
-  if missing:
-    raise ValueError(f"Action is missing component(s) {missing}; each must be "
-                     + "; ".join(f"{n}: {_valid_range(config, n)}" for n in missing) + ".")
-  unknown = sorted(set(action) - set(config.components))
-  if unknown:
-    extra = " (colour components need grayscale=False)" if set(unknown) & set(COLOUR_COMPONENTS) \
-        else ""
+  bounds = _bounds(config)
+  if len(action) != len(bounds) or any(name not in action for name, _, _ in bounds):
+    missing = [name for name, _, _ in bounds if name not in action]
+    if missing:
+      raise ValueError(f"Action is missing component(s) {missing}; each must be "
+                       + "; ".join(f"{n}: {_valid_range(config, n)}" for n in missing) + ".")
+    unknown = sorted(set(action) - set(config.components))
+    extra = (" (colour components need grayscale=False)"
+             if set(unknown) & set(COLOUR_COMPONENTS) else "")
     raise ValueError(f"Action has unknown component(s) {unknown}{extra}; expected "
                      f"{list(config.components)}.")
   out = {}
-  for name in config.components:
-    value = np.asarray(action[name])
-    expected_shape = (2,) if name in LOCATION_COMPONENTS else ()
-    if value.dtype.kind not in "iu":
+  for name, is_location, high in bounds:
+    raw = action[name]
+    value = _as_location(raw) if is_location else _as_int(raw)
+    if value is None:
+      got = np.asarray(raw)
       raise ValueError(f"Action component {name!r} must be {_valid_range(config, name)}; "
-                       f"got dtype {value.dtype} ({action[name]!r}).")
-    if value.shape != expected_shape:
-      raise ValueError(f"Action component {name!r} must be {_valid_range(config, name)}; "
-                       f"got shape {value.shape}.")
-    high = config.grid_size - 1 if name in LOCATION_COMPONENTS else _num_values(config, name) - 1
-    if value.min() < 0 or value.max() > high:
-      raise ValueError(f"Action component {name!r} is out of range: {action[name]!r}; it must be "
+                       f"got {raw!r} (dtype {got.dtype}, shape {got.shape}).")
+    if (min(value) < 0 or max(value) > high) if is_location else (value < 0 or value > high):
+      raise ValueError(f"Action component {name!r} is out of range: {raw!r}; it must be "
                        f"{_valid_range(config, name)}.")
-    out[name] = tuple(int(v) for v in value) if expected_shape else int(value)
+    out[name] = value
   return out
 
 
@@ -197,13 +232,20 @@ def grid_to_pixel(location, config):
   return (location[0] * scale, location[1] * scale)
 
 
+@functools.lru_cache(maxsize=64)
+def _masks(config):
+  none = {name: np.float32(0.0) for name in config.components}
+  paint = {name: np.float32(1.0) for name in config.components}
+  move = {name: np.float32(1.0 if name in ("flag", "end") else 0.0) for name in config.components}
+  return none, move, paint
+
+
 def action_mask(action, config):
   """Which components of a validated action mattered (a move uses only flag and end)."""
+  none, move, paint = _masks(config)
   if action is None:
-    return {name: np.float32(0.0) for name in config.components}
-  painted = action["flag"] == PAINT
-  return {name: np.float32(1.0 if painted or name in ("flag", "end") else 0.0)
-          for name in config.components}
+    return dict(none)
+  return dict(paint if action["flag"] == PAINT else move)
 
 
 def stroke_colour(action, config):
@@ -218,8 +260,39 @@ def stroke_hsv(action, config):
   return colorsys.rgb_to_hsv(*stroke_colour(action, config))
 
 
+def _bezier_weights(num_points):
+  t = np.linspace(0.0, 1.0, num_points)
+  return np.stack([(1 - t) ** 2, 2 * (1 - t) * t, t ** 2], axis=1)
+
+
+_STROKE_WEIGHTS = _bezier_weights(STROKE_POINTS)
+_STROKE_RAMP = np.linspace(0.0, 1.0, STROKE_POINTS)
+
+
 def bezier(start, control, end, num_points=STROKE_POINTS):
   """Samples the quadratic Bezier from `start` through `control` to `end`: (num_points, 2)."""
-  t = np.linspace(0.0, 1.0, num_points)[:, None]
-  start, control, end = (np.asarray(p, np.float64) for p in (start, control, end))
-  return (1 - t) ** 2 * start + 2 * (1 - t) * t * control + t ** 2 * end
+  weights = _STROKE_WEIGHTS if num_points == STROKE_POINTS else _bezier_weights(num_points)
+  return weights @ np.array((start, control, end), np.float64)
+
+
+def stroke_events(location, action, previous_pressure, config):
+  """The stroke events of a validated paint action that starts at grid `location`.
+
+  Args:
+    location: the brush's grid location (x, y) before the stroke.
+    action: a validated action with flag PAINT.
+    previous_pressure: the previous paint stroke's pressure, or None after a reset or a move.
+    config: the PaintConfig.
+
+  Returns:
+    (events, pressure): a list of STROKE_POINTS - 1 tuples (x, y, pressure) in canvas pixels,
+    and this stroke's pressure (the next stroke's `previous_pressure`).
+  """
+  points = bezier(grid_to_pixel(location, config), grid_to_pixel(action["control"], config),
+                  grid_to_pixel(action["end"], config))[1:].tolist()
+  pressure = float(pressure_levels(config)[action["pressure"]])
+  if previous_pressure is None or previous_pressure == pressure:
+    pressures = [pressure] * len(points)
+  else:
+    pressures = (previous_pressure + (pressure - previous_pressure) * _STROKE_RAMP[1:]).tolist()
+  return [(x, y, p) for (x, y), p in zip(points, pressures)], pressure
