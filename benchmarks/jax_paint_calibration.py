@@ -60,6 +60,9 @@ def differences(reference, rendered):
 
 
 _POSITIVE = ("radius_scale", "kappa", "edge")
+# The dab count and lag stay at the brush file's values: the count is a step function of them, so
+# gradients cannot fit them.
+FITTED = ("radius_scale", "radius_offset", "pressure_gain", "kappa", "edge")
 
 
 def fit(config, steps, num_programs, seed):
@@ -68,16 +71,16 @@ def fit(config, steps, num_programs, seed):
   init = jax_paint.default_params(config).brush
   raw = {name: (jnp.log(getattr(init, name)) if name in _POSITIVE else
                 jnp.asarray(getattr(init, name), jnp.float32))
-         for name in ("radius_scale", "radius_offset", "pressure_gain", "kappa", "edge", "end_lag")}
+         for name in FITTED}
 
   def brush_of(raw):
-    return jax_paint.BrushModel(**{k: jnp.exp(v) if k in _POSITIVE else v for k, v in raw.items()})
+    return init.replace(**{k: jnp.exp(v) if k in _POSITIVE else v for k, v in raw.items()})
 
   def loss_fn(raw):
     params = jax_paint.default_params(config, brush_of(raw))
     return jnp.mean(jnp.abs(jax_renders(params, actions) - target))
 
-  optimiser = optax.adam(0.02)
+  optimiser = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(0.01))
   opt_state = optimiser.init(raw)
 
   @jax.jit

@@ -47,27 +47,31 @@ from environments import programs
 
 @struct.dataclass
 class BrushModel:
-  """How brush size and pressure map to the rendered stroke (differentiable).
+  """How a stroke becomes dabs and dabs become opacity (all differentiable).
 
   Radius (pixels): R = radius * radius_scale * exp(pressure_gain * pressure) + radius_offset.
-  Dab width: min(R / kappa, sqrt(R * edge)), at least the dab spacing. The opacity edge is about
-  `edge` pixels wide for wide brushes, and soft on brushes thinner than kappa^2 * edge.
-  The stroke stops `end_lag * R` pixels short of its end point, as libmypaint's smoothed brush
-  position does.
+  Dabs: one per R / dabs_per_radius pixels travelled, the fraction left over carried to the next
+  stroke (a move starts afresh); dabs sit on a smoothed brush position that trails the stroke with
+  a first-order lag of `lag` dab spacings, as libmypaint's slow_tracking_per_dab does.
+  Each dab is a Gaussian of width min(R / kappa, sqrt(R * edge)) (at least the dab spacing) with
+  density 1 at distance R from its centre, so the opacity edge is about `edge` pixels wide.
   """
   radius_scale: jnp.ndarray = 1.0
   radius_offset: jnp.ndarray = 0.0
   pressure_gain: jnp.ndarray = 0.5
   kappa: jnp.ndarray = 1.5
   edge: jnp.ndarray = 0.5
-  end_lag: jnp.ndarray = 0.0
+  dabs_per_radius: jnp.ndarray = 2.2
+  lag: jnp.ndarray = 0.8
 
 
-# Fitted to libmypaint's classic/pen on random programs at 64x64 (see
-# benchmarks/jax_paint_calibration.py --fit, which reports the fidelity reached).
-PEN = BrushModel(radius_scale=1.0, radius_offset=0.0, pressure_gain=0.5, kappa=1.5, edge=0.5)
+# Starting values from classic/pen's settings; fitted to libmypaint on random programs at 64x64
+# by benchmarks/jax_paint_calibration.py --fit, which reports the fidelity reached.
+PEN = BrushModel(radius_scale=1.0287, radius_offset=0.0883, pressure_gain=0.5350, kappa=1.1737,
+                edge=0.7048)
 CALIBRATED_BRUSHES = {paint_actions.DEFAULT_BRUSH: PEN}
-NUM_DABS = 64
+NUM_DABS = 32
+LAG_TAPS = 16  # decay^16 < 1e-5 for lag < 1.4 dab spacings
 _MIN_SPACING = 1e-3
 
 
@@ -83,6 +87,8 @@ class EnvState:
   canvas: jnp.ndarray  # (W, W, C) float32
   location: jnp.ndarray  # (2,) int32 grid (x, y)
   previous_pressure: jnp.ndarray  # float32; < 0 after a reset or a move
+  actual: jnp.ndarray  # (2,) float32 pixels: the smoothed brush position
+  carry: jnp.ndarray  # float32: dab spacings travelled since the last dab
   episode_step: jnp.ndarray  # int32
   last_flag: jnp.ndarray  # int32: -1 after a reset, else the previous action's flag (0 or 1)
 
@@ -101,28 +107,74 @@ def default_params(config=None, brush=None):
 
 # Stroke rendering.
 
-def stroke_alpha(start, control, end, radius, pressure_start, pressure_end, brush, height, width,
-                 num_dabs=NUM_DABS):
-  """Opacity (height, width) of one stroke; coordinates are (x, y) in pixels."""
+def _radius(radius, pressure, brush):
+  return jnp.maximum(radius * brush.radius_scale * jnp.exp(brush.pressure_gain * pressure)
+                     + brush.radius_offset, 0.05)
+
+
+def stroke_dabs(actual, carry, start, control, end, radius, pressure_start, pressure_end, brush,
+                num_dabs=NUM_DABS):
+  """Where libmypaint would put the dabs of one stroke.
+
+  Args:
+    actual: (x, y) pixels: the smoothed brush position before the stroke.
+    carry: the fraction of a dab spacing travelled since the last dab (0 after a move).
+    start, control, end: the stroke's Bezier in pixels; radius: brush radius before pressure.
+    pressure_start, pressure_end: pressure ramps linearly between these along the stroke.
+    brush: a BrushModel; num_dabs: the most dabs a stroke gets (more are spread evenly).
+
+  Returns:
+    centres (D, 2), radii (D,), spacing (D,) (0 where dabs are libmypaint's own, else the
+    distance between them), valid (D,) bool, new actual, new carry.
+  """
   start, control, end = (jnp.asarray(p, jnp.float32) for p in (start, control, end))
+  t = jnp.linspace(0.0, 1.0, paint_actions.STROKE_POINTS)[:, None]
+  path = (1 - t) ** 2 * start + 2 * (1 - t) * t * control + t ** 2 * end  # the stroke events
+  pressures = pressure_start + (pressure_end - pressure_start) * t[:, 0]
+  lengths = jnp.sqrt(jnp.sum(jnp.square(jnp.diff(path, axis=0)), axis=-1) + 1e-12)
+  event_radii = _radius(radius, pressures, brush)
+  step = lengths * brush.dabs_per_radius / (0.5 * (event_radii[1:] + event_radii[:-1])) + 1e-6
+  travelled = carry + jnp.concatenate([jnp.zeros((1,)), jnp.cumsum(step)])  # in dab spacings
+  total = jnp.floor(jax.lax.stop_gradient(travelled[-1]))
+  count = jnp.minimum(total, num_dabs)
+  k = jnp.arange(1, num_dabs + 1, dtype=jnp.float32)
+  per_dab = jnp.maximum(total / num_dabs, 1.0)  # > 1 when there are more dabs than num_dabs
+  marks = k * per_dab
+  valid = k <= count
+  index = jnp.interp(jnp.minimum(marks, travelled[-1]), travelled,
+                     jnp.arange(paint_actions.STROKE_POINTS, dtype=jnp.float32))
+  events = jnp.arange(paint_actions.STROKE_POINTS, dtype=jnp.float32)
+  targets = jnp.stack([jnp.interp(index, events, path[:, 0]),
+                       jnp.interp(index, events, path[:, 1])], axis=-1)  # (D, 2)
+  # First-order lag of the brush position (time constant `lag` dab spacings), solved exactly for a
+  # target moving linearly from one dab to the next.
+  decay = jnp.exp(-per_dab / brush.lag)
+  gain = 1.0 - decay
+  previous = jnp.concatenate([jnp.asarray(actual, jnp.float32)[None], targets[:-1]], axis=0)
+  slope = 1.0 - brush.lag / per_dab * gain
+  drive = (gain - slope) * previous + slope * targets
+  drive = drive.at[0].add(decay * jnp.asarray(actual, jnp.float32))
+  # centres[k] = sum_m decay^m drive[k - m]; decay <= exp(-1 / lag), so LAG_TAPS terms suffice.
+  padded = jnp.concatenate([jnp.zeros((LAG_TAPS - 1, 2), drive.dtype), drive], axis=0)
+  taps = jnp.stack([padded[LAG_TAPS - 1 - m:LAG_TAPS - 1 - m + num_dabs] for m in range(LAG_TAPS)])
+  centres = jnp.einsum("m,mdc->dc", decay ** jnp.arange(LAG_TAPS, dtype=jnp.float32), taps)
+  last = jnp.maximum(count.astype(jnp.int32) - 1, 0)
+  new_actual = jnp.where(count > 0, centres[last], jnp.asarray(actual, jnp.float32))
+  radii = _radius(radius, jnp.interp(index, events, pressures), brush)
+  # Our dabs stand for `per_dab` of libmypaint's; where that is more than one they are spread
+  # wider than libmypaint's and must blur into a tube rather than show as beads.
+  spacing = jnp.where(per_dab > 1.0, per_dab * radii / brush.dabs_per_radius, 0.0)
+  return centres, radii, spacing, valid, new_actual, travelled[-1] - total
 
-  def bezier(t):
-    return (1 - t) ** 2 * start + 2 * (1 - t) * t * control + t ** 2 * end  # (D, 2)
 
-  t = jnp.linspace(0.0, 1.0, num_dabs)[:, None]
-  length = jnp.sum(jnp.sqrt(jnp.sum(jnp.square(jnp.diff(bezier(t), axis=0)), axis=-1) + 1e-12))
-  end_radius = radius * brush.radius_scale * jnp.exp(brush.pressure_gain * pressure_end)
-  t = t * (1.0 - jnp.clip(brush.end_lag * end_radius / length, 0.0, 0.9))
-  centres = bezier(t)
-  gaps = jnp.sqrt(jnp.sum(jnp.square(jnp.diff(centres, axis=0)), axis=-1) + 1e-12)
-  spacing = 0.5 * (jnp.concatenate([gaps[:1], gaps]) + jnp.concatenate([gaps, gaps[-1:]]))
-  spacing = jnp.maximum(spacing, _MIN_SPACING)
-  pressure = pressure_start + (pressure_end - pressure_start) * t[:, 0]
-  radii = radius * brush.radius_scale * jnp.exp(brush.pressure_gain * pressure)
-  radii = jnp.maximum(radii + brush.radius_offset, 0.05)
+def dabs_alpha(centres, radii, spacing, valid, brush, height, width):
+  """Opacity (height, width) of a set of dabs, as one (H, D) x (D, W) matrix product."""
   sigma = jnp.maximum(jnp.minimum(radii / brush.kappa, jnp.sqrt(radii * brush.edge)), spacing)
-  # A straight run of these dabs has density exactly 1 at distance R from its spine.
-  log_weight = jnp.log(spacing / (sigma * jnp.sqrt(jnp.pi))) + jnp.square(radii / sigma)
+  # Density 1 at distance R from a lone dab; a dense run of dabs is normalised as a tube instead.
+  log_weight = jnp.square(radii / sigma) + jnp.minimum(
+      0.0, jnp.log(jnp.maximum(spacing, 1e-6) / (sigma * jnp.sqrt(jnp.pi))))
+  log_weight = jnp.where(spacing > 0, log_weight, jnp.square(radii / sigma))
+  log_weight = jnp.where(valid, log_weight, -jnp.inf)
   xs = jnp.arange(width, dtype=jnp.float32) + 0.5
   ys = jnp.arange(height, dtype=jnp.float32) + 0.5
   gx = jnp.exp(log_weight[:, None] - jnp.square((xs[None, :] - centres[:, :1]) / sigma[:, None]))
@@ -134,7 +186,8 @@ def stroke_alpha(start, control, end, radius, pressure_start, pressure_end, brus
 
 def render_stroke(canvas, start, control, end, radius, pressure_start, pressure_end, colour,
                   brush=PEN, num_dabs=NUM_DABS):
-  """Paints one stroke onto a (H, W, C) canvas; differentiable in every float argument.
+  """Paints one stroke (as after a move) onto a (H, W, C) canvas; differentiable in every float
+  argument.
 
   Args:
     canvas: float (H, W, C) in [0, 1].
@@ -143,11 +196,12 @@ def render_stroke(canvas, start, control, end, radius, pressure_start, pressure_
     pressure_start, pressure_end: pressure at the two ends, ramped linearly along the stroke.
     colour: (C,) ink colour.
     brush: a BrushModel.
-    num_dabs: dabs per stroke.
+    num_dabs: the most dabs a stroke gets.
   """
-  alpha = stroke_alpha(start, control, end, radius, pressure_start, pressure_end, brush,
-                       canvas.shape[0], canvas.shape[1], num_dabs)[..., None]
-  return canvas + (jnp.asarray(colour, canvas.dtype) - canvas) * alpha
+  centres, radii, spacing, valid, _, _ = stroke_dabs(
+      start, 0.0, start, control, end, radius, pressure_start, pressure_end, brush, num_dabs)
+  alpha = dabs_alpha(centres, radii, spacing, valid, brush, canvas.shape[0], canvas.shape[1])
+  return canvas + (jnp.asarray(colour, canvas.dtype) - canvas) * alpha[..., None]
 
 
 # The functional environment.
@@ -177,6 +231,8 @@ def _initial_state(config):
   return EnvState(canvas=jnp.ones((w, w, config.channels), jnp.float32),
                   location=jnp.zeros((2,), jnp.int32),
                   previous_pressure=jnp.float32(-1.0),
+                  actual=jnp.zeros((2,), jnp.float32),
+                  carry=jnp.float32(0.0),
                   episode_step=jnp.int32(0),
                   last_flag=jnp.int32(-1))
 
@@ -215,14 +271,17 @@ def step(key, state, action, params):
     colour = jnp.zeros((1,), jnp.float32)
   else:
     colour = jnp.stack([colours[action[c]] for c in paint_actions.COLOUR_COMPONENTS])
-  alpha = stroke_alpha(_pixel(state.location, config), _pixel(action["control"], config),
-                       _pixel(action["end"], config), sizes[action["size"]], start_pressure,
-                       pressure, params.brush, config.canvas_size, config.canvas_size,
-                       params.num_dabs)
-  alpha = jnp.where(paint, alpha, 0.0)[..., None]
+  end = _pixel(action["end"], config)
+  centres, radii, spacing, valid, actual, carry = stroke_dabs(
+      state.actual, state.carry, _pixel(state.location, config), _pixel(action["control"], config),
+      end, sizes[action["size"]], start_pressure, pressure, params.brush, params.num_dabs)
+  alpha = dabs_alpha(centres, radii, spacing, valid & paint, params.brush, config.canvas_size,
+                     config.canvas_size)[..., None]
   painted = EnvState(canvas=state.canvas + (colour - state.canvas) * alpha,
                      location=action["end"],
                      previous_pressure=jnp.where(paint, pressure, -1.0),
+                     actual=jnp.where(paint, actual, end),
+                     carry=jnp.where(paint, carry, 0.0),
                      episode_step=state.episode_step + 1,
                      last_flag=action["flag"])
   last = painted.episode_step >= config.episode_length

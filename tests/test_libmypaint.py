@@ -34,6 +34,20 @@ def ink(canvas):
   return 1.0 - canvas.min(axis=-1)
 
 
+# Bad actions, each as (name, how to corrupt a good action, what the error must say).
+BAD_ACTIONS = (
+    ("missing", lambda a: a.pop("pressure"), "pressure"),
+    ("float_dtype", lambda a: a.update(size=1.5), "size"),
+    ("float_location", lambda a: a.update(end=np.array([1.0, 2.0])), "end"),
+    ("too_high", lambda a: a.update(pressure=10), r"pressure.*\[0, 9\]"),
+    ("negative", lambda a: a.update(red=-1), r"red.*\[0, 19\]"),
+    ("location_out_of_grid", lambda a: a.update(control=np.array([3, 32])),
+     r"control.*\[0, 31\]"),
+    ("location_shape", lambda a: a.update(end=np.array(5)), "end"),
+    ("unknown", lambda a: a.update(colour=3), "colour"),
+)
+
+
 class ColourConformanceTest(test_utils.EnvironmentTestMixin, absltest.TestCase):
 
   def make_object_under_test(self):
@@ -160,17 +174,7 @@ class LibMyPaintTest(parameterized.TestCase):
     self.assertEqual(types, [dm_env.StepType.MID, dm_env.StepType.MID, dm_env.StepType.LAST,
                              dm_env.StepType.FIRST])
 
-  @parameterized.named_parameters(
-      ("missing", lambda a: a.pop("pressure"), "pressure"),
-      ("float_dtype", lambda a: a.update(size=1.5), "size"),
-      ("float_location", lambda a: a.update(end=np.array([1.0, 2.0])), "end"),
-      ("too_high", lambda a: a.update(pressure=10), r"pressure.*\[0, 9\]"),
-      ("negative", lambda a: a.update(red=-1), r"red.*\[0, 19\]"),
-      ("location_out_of_grid", lambda a: a.update(control=np.array([3, 32])),
-       r"control.*\[0, 31\]"),
-      ("location_shape", lambda a: a.update(end=np.array(5)), "end"),
-      ("unknown", lambda a: a.update(colour=3), "colour"),
-  )
+  @parameterized.named_parameters(*BAD_ACTIONS)
   def test_bad_action_raises_and_changes_nothing(self, corrupt, message):
     env = libmypaint.LibMyPaint()
     env.reset()
