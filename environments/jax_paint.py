@@ -3,15 +3,23 @@
 The same stroke programs as `environments.libmypaint` (see `environments.paint_actions`), rendered
 inside jit so that environment steps can run batched on the accelerator next to the policy.
 
-How a stroke is drawn. The quadratic Bezier is sampled into `num_dabs` dabs, evenly in its
-parameter. Dab i is a Gaussian of width s_i = max(min(R_i / kappa, sqrt(R_i * edge)), spacing_i),
-at that dab (pressure ramps along the stroke as in libmypaint). Its weight makes a straight run of
-dabs add up to a density of exactly 1 at distance R from the stroke's spine. Gaussians are
-separable, so the stroke's density over the whole canvas is one small matrix product,
-rho = Gy^T Gx with Gx: (dabs, W), Gy: (dabs, H). The stroke's opacity is then
-alpha = rho^4 / (1 + rho^4): opaque inside the radius, 1/2 at it, clear outside, with an edge
-whose width is set by kappa. The stroke composites in one shot:
-canvas <- canvas * (1 - alpha) + colour * alpha.
+How a stroke is drawn (`stroke_dabs`, then `dabs_alpha`):
+
+1. Dabs are placed as libmypaint places them. The stroke is the same 51-point Bezier path;
+   one dab falls every R / 2.2 pixels travelled (R: the radius at that point, pressure ramping
+   along the stroke), and the fraction left over carries into the next stroke (a move starts
+   afresh). Dabs sit on a smoothed brush position that trails the path with a first-order lag,
+   like libmypaint's slow_tracking_per_dab, so strokes end a little short of their end point and
+   a short stroke with a big brush may get one dab, or none. At most `num_dabs` dabs are drawn;
+   a stroke that would need more gets that many, spread evenly.
+2. Each dab is a Gaussian of width min(R / kappa, sqrt(R * edge)) whose weight puts density 1 at
+   distance R from its centre; dabs spread wider than libmypaint's are widened to their spacing
+   and weighted as a tube, so that they blur into a line instead of showing as beads.
+3. Gaussians are separable, so the stroke's density over the whole canvas is one small matrix
+   product, rho = Gy^T Gx with Gx: (dabs, W) and Gy: (dabs, H). The opacity is
+   alpha = rho^4 / (1 + rho^4) (see SHARPNESS_SQUARINGS): opaque inside the dabs, 1/2 at radius
+   R, clear outside, with an edge about `edge` pixels wide. The stroke composites in one shot:
+   canvas <- canvas * (1 - alpha) + colour * alpha.
 
 Parameters: `BrushModel` holds the brush's calibration (fitted to libmypaint's default pen by
 benchmarks/jax_paint_calibration.py). Everything is differentiable in the continuous stroke
@@ -42,7 +50,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from environments import paint_actions
-from environments import programs
+from environments import painting
 
 
 @struct.dataclass
@@ -71,6 +79,7 @@ PEN = BrushModel(radius_scale=1.0287, radius_offset=0.0883, pressure_gain=0.5350
                 edge=0.7048)
 CALIBRATED_BRUSHES = {paint_actions.DEFAULT_BRUSH: PEN}
 NUM_DABS = 32
+SHARPNESS_SQUARINGS = 2  # opacity = sigmoid(4 log density)
 LAG_TAPS = 16  # decay^16 < 1e-5 for lag < 1.4 dab spacings
 _MIN_SPACING = 1e-3
 
@@ -180,7 +189,11 @@ def dabs_alpha(centres, radii, spacing, valid, brush, height, width):
   gx = jnp.exp(log_weight[:, None] - jnp.square((xs[None, :] - centres[:, :1]) / sigma[:, None]))
   gy = jnp.exp(-jnp.square((ys[None, :] - centres[:, 1:]) / sigma[:, None]))
   density = jnp.matmul(gy.T, gx, precision=jax.lax.Precision.HIGHEST)  # (H, W)
-  q = jnp.square(jnp.square(jnp.minimum(density, 1e3)))  # alpha is 1 - 1e-12 at the clip
+  # alpha = sigmoid(SHARPNESS * log(density)) = q / (1 + q) with q = density^SHARPNESS, computed
+  # by squaring; the clip keeps q finite (alpha is 1 - 1e-32 there).
+  q = jnp.minimum(density, 100.0)
+  for _ in range(SHARPNESS_SQUARINGS):
+    q = jnp.square(q)
   return q / (1.0 + q)
 
 
@@ -326,7 +339,7 @@ def render_actions(actions, params):
 
 # The dm_env adapter.
 
-class JaxPaint(dm_env.Environment):
+class JaxPaint(painting.PaintingEnvironment):
   """The JAX renderer as a `dm_env.Environment`: a drop-in for LibMyPaint (same arguments, specs,
   observations and ValueErrors for bad actions)."""
 
@@ -337,6 +350,7 @@ class JaxPaint(dm_env.Environment):
         canvas_size=canvas_size, grid_size=grid_size, grayscale=grayscale, brush=brush,
         brush_sizes=brush_sizes, pressure_levels=pressure_levels, colour_bins=colour_bins,
         episode_length=episode_length)
+    self._config = config
     self._params = default_params(config, brush_model)
     self._reset = jax.jit(reset)
     self._step = jax.jit(step)
@@ -344,33 +358,9 @@ class JaxPaint(dm_env.Environment):
     self._actions = []
     self._key = jax.random.PRNGKey(0)
 
-  @classmethod
-  def from_config(cls, config, brush_model=None):
-    return cls(brush_model=brush_model, **config.to_dict())
-
-  @property
-  def config(self):
-    return self._params.config
-
   @property
   def params(self):
     return self._params
-
-  @property
-  def program(self):
-    return programs.Program(self.config, list(self._actions))
-
-  def action_spec(self):
-    return paint_actions.action_spec(self.config)
-
-  def observation_spec(self):
-    return paint_actions.observation_spec(self.config)
-
-  def reward_spec(self):
-    return paint_actions.reward_spec()
-
-  def discount_spec(self):
-    return paint_actions.discount_spec()
 
   def reset(self):
     self._state, timestep = self._reset(self._key, self._params)

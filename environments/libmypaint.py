@@ -21,10 +21,10 @@ import numpy as np
 
 from environments import mypaint_binding
 from environments import paint_actions
-from environments import programs
+from environments import painting
 
 
-class LibMyPaint(dm_env.Environment):
+class LibMyPaint(painting.PaintingEnvironment):
   """Paints stroke programs with the system libmypaint."""
 
   def __init__(self, canvas_size=64, grid_size=32, grayscale=False,
@@ -39,37 +39,10 @@ class LibMyPaint(dm_env.Environment):
     self._surface = mypaint_binding.Surface(config.canvas_size, config.canvas_size)
     self._dtime = paint_actions.stroke_dtime(config)
     self._log_radii = [math.log(r) for r in config.brush_sizes]
-    self._action_spec = paint_actions.action_spec(config)
-    self._observation_spec = paint_actions.observation_spec(config)
     self._brush = None
     self._stroke = None
     self._actions = []
     self._needs_reset = True
-
-  @classmethod
-  def from_config(cls, config):
-    return cls(**config.to_dict())
-
-  @property
-  def config(self):
-    return self._config
-
-  @property
-  def program(self):
-    """The actions of the current episode so far, as a re-renderable `Program`."""
-    return programs.Program(self._config, list(self._actions))
-
-  def action_spec(self):
-    return self._action_spec
-
-  def observation_spec(self):
-    return self._observation_spec
-
-  def reward_spec(self):
-    return paint_actions.reward_spec()
-
-  def discount_spec(self):
-    return paint_actions.discount_spec()
 
   def reset(self):
     self._surface.clear()
