@@ -16,6 +16,8 @@ import dataclasses
 from typing import Mapping, Tuple
 
 from dm_env import specs
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -64,13 +66,19 @@ def components(action_spec: Mapping[str, specs.Array]):
   return tuple(component(name, spec) for name, spec in action_spec.items())
 
 
+def _array_module(x):
+  return jnp if isinstance(x, jax.Array) else np
+
+
 def location_to_index(location, grid):
-  """(x, y) -> flat grid cell index y * width + x (works on arrays of shape (..., 2))."""
-  location = np.asarray(location)
+  """(x, y) -> flat grid cell index y * width + x (numpy or JAX arrays of shape (..., 2))."""
+  if not hasattr(location, "shape"):
+    location = np.asarray(location)
   return location[..., 1] * grid[0] + location[..., 0]
 
 
 def index_to_location(index, grid):
-  """Flat grid cell index -> (x, y), shape (..., 2)."""
-  index = np.asarray(index)
-  return np.stack([index % grid[0], index // grid[0]], axis=-1)
+  """Flat grid cell index -> (x, y), shape (..., 2) (numpy or JAX arrays)."""
+  xp = _array_module(index)
+  index = xp.asarray(index)
+  return xp.stack([index % grid[0], index // grid[0]], axis=-1)

@@ -1,0 +1,1 @@
+"""Haiku networks of the SPIRAL agent: the policy and the discriminator."""

@@ -1,0 +1,265 @@
+"""The SPIRAL policy (paper appendix B, Figs. 12-13), built from dm_env specs alone.
+
+Per step: the canvas (with the target concatenated on channels for a conditional agent, and x/y
+coordinate channels) goes through a conv; the previous action, each component embedded and masked
+by whether it was used, is added to those features; strided convs, residual blocks, an FC layer
+and an LSTM give z_0. An autoregressive decoder then produces the action one component at a time,
+in the action spec's order: logits from z_i (a linear layer for a scalar component; a spatial head
+of transposed convs with one logit per grid cell for an (x, y) location), a sample a_i, and
+z_{i+1} = MLP(z_i, embed(a_i)). A linear value head reads z_0. A "blind" policy sees a blank canvas.
+
+Two entry points, both jittable and batched:
+  * `step` samples actions for one time step (acting);
+  * `unroll` scores given actions over a (T, B) trajectory (learning): log-probs, entropies and
+    values. The conv torso runs on all T*B frames at once; only the LSTM is sequential.
+The LSTM state resets wherever `first` (the episode's FIRST step) is true.
+
+Observations must hold "canvas" (H, W, C) in [0, 1]; an "action_mask" dict, if present, masks
+the previous action's embedding.
+"""
+
+import dataclasses
+import math
+from typing import Dict, NamedTuple, Optional
+
+import haiku as hk
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from spiral_jax import specs
+
+
+@dataclasses.dataclass(frozen=True)
+class PolicyConfig:
+  """Sizes of the policy network."""
+  torso_channels: int = 32
+  first_kernel: int = 5
+  num_downsamples: int = 3  # 4x4 convs with stride 2: 64 -> 8
+  num_res_blocks: int = 8
+  fc_size: int = 256
+  lstm_size: int = 256
+  embed_dim: int = 16
+  location_channels: int = 16  # z is projected to a 4x4 map of this many channels
+  location_res_blocks: int = 2
+  coordinate_channels: bool = True
+
+
+PAPER = PolicyConfig()
+SMALL = PolicyConfig(torso_channels=16, num_res_blocks=1, fc_size=64, lstm_size=64, embed_dim=8,
+                     location_channels=8, location_res_blocks=1)
+
+
+class StepInputs(NamedTuple):
+  """What the policy sees at a time step (leading dims (B,) or (T, B))."""
+  canvas: jnp.ndarray
+  prev_action: Dict[str, jnp.ndarray]
+  action_mask: Dict[str, jnp.ndarray]
+  first: jnp.ndarray  # bool: FIRST step of an episode (resets the LSTM)
+  target: Optional[jnp.ndarray] = None
+
+
+class PolicyOutput(NamedTuple):
+  log_prob: jnp.ndarray
+  entropy: jnp.ndarray
+  value: jnp.ndarray
+
+
+def _residual(x, channels, name):
+  with hk.experimental.name_scope(name):
+    h = jax.nn.relu(x)
+    h = hk.Conv2D(channels, 3)(h)
+    h = jax.nn.relu(h)
+    h = hk.Conv2D(channels, 3)(h)
+  return x + h
+
+
+class _Network(hk.Module):
+  """The policy's Haiku modules; see `Policy` for the interface."""
+
+  def __init__(self, components, config, conditional, blind):
+    super().__init__(name="policy")
+    self._components = components
+    self._config = config
+    self._conditional = conditional
+    self._blind = blind
+    self._core = hk.ResetCore(hk.LSTM(config.lstm_size, name="lstm"))
+
+  def initial_state(self, batch_size):
+    return self._core.initial_state(batch_size)
+
+  # Torso.
+
+  def _embed_action(self, prev_action, action_mask):
+    c = self._config
+    parts = []
+    for comp in self._components:
+      value = prev_action[comp.name]
+      index = specs.location_to_index(value, comp.grid) if comp.is_location else value
+      embedding = hk.Embed(comp.num_values, c.embed_dim, name=f"prev_{comp.name}")(index)
+      parts.append(embedding * action_mask[comp.name][..., None].astype(embedding.dtype))
+    return hk.Linear(c.torso_channels, name="prev_action_mlp")(
+        jax.nn.relu(jnp.concatenate(parts, axis=-1)))
+
+  def _torso(self, inputs):
+    """(N, H, W, C) frames -> (N, fc_size) features."""
+    c = self._config
+    canvas = inputs.canvas.astype(jnp.float32)
+    if self._blind:
+      canvas = jnp.ones_like(canvas)
+    planes = [canvas]
+    if self._conditional:
+      planes.append(inputs.target.astype(jnp.float32))
+    if c.coordinate_channels:
+      n, h, w = canvas.shape[:3]
+      ys, xs = jnp.meshgrid(jnp.linspace(-1, 1, h), jnp.linspace(-1, 1, w), indexing="ij")
+      planes.append(jnp.broadcast_to(jnp.stack([xs, ys], -1), (n, h, w, 2)))
+    x = hk.Conv2D(c.torso_channels, c.first_kernel, name="first_conv")(
+        jnp.concatenate(planes, axis=-1))
+    x = x + self._embed_action(inputs.prev_action, inputs.action_mask)[:, None, None, :]
+    for i in range(c.num_downsamples):
+      x = jax.nn.relu(hk.Conv2D(c.torso_channels, 4, stride=2, name=f"down_{i}")(x))
+    for i in range(c.num_res_blocks):
+      x = _residual(x, c.torso_channels, f"res_{i}")
+    x = jax.nn.relu(x)
+    return jax.nn.relu(hk.Linear(c.fc_size, name="fc")(x.reshape(x.shape[0], -1)))
+
+  # Decoder.
+
+  def _logits(self, comp, z):
+    c = self._config
+    if not comp.is_location:
+      return hk.Linear(comp.num_values, name=f"head_{comp.name}")(z)
+    width, height = comp.grid
+    with hk.experimental.name_scope(f"head_{comp.name}"):
+      x = hk.Linear(4 * 4 * c.location_channels)(z).reshape(-1, 4, 4, c.location_channels)
+      for i in range(c.location_res_blocks):
+        x = _residual(x, c.location_channels, f"res_{i}")
+      size = 4
+      while size < max(width, height):
+        x = jax.nn.relu(hk.Conv2DTranspose(c.location_channels, 4, stride=2)(jax.nn.relu(x)))
+        size *= 2
+      x = hk.Conv2D(1, 3)(x)[:, :height, :width, 0]
+    return x.reshape(x.shape[0], height * width)
+
+  def _decode(self, z, actions):
+    """Samples (actions None) or scores (actions given) every component in turn."""
+    c = self._config
+    out_actions, log_prob, entropy = {}, 0.0, 0.0
+    for i, comp in enumerate(self._components):
+      logits = self._logits(comp, z)
+      log_p = jax.nn.log_softmax(logits)
+      if actions is None:
+        index = jax.random.categorical(hk.next_rng_key(), logits)
+      else:
+        given = actions[comp.name]
+        index = specs.location_to_index(given, comp.grid) if comp.is_location else given
+      index = index.astype(jnp.int32)
+      log_prob += jnp.take_along_axis(log_p, index[:, None], axis=-1)[:, 0]
+      entropy += -jnp.sum(jnp.exp(log_p) * log_p, axis=-1)
+      out_actions[comp.name] = (specs.index_to_location(index, comp.grid).astype(comp.dtype)
+                                if comp.is_location else index.astype(comp.dtype))
+      if i + 1 < len(self._components):
+        embedding = hk.Embed(comp.num_values, c.embed_dim, name=f"decoder_embed_{comp.name}")(
+            index)
+        z = jax.nn.relu(hk.Linear(c.lstm_size, name=f"decoder_{comp.name}")(
+            jnp.concatenate([z, embedding], axis=-1)))
+    return out_actions, log_prob, entropy
+
+  # Entry points.
+
+  def forward(self, inputs, actions, state):
+    """(T, B) inputs -> (actions, PolicyOutput of (T, B), state); samples where actions is None."""
+    t, b = inputs.first.shape
+    flat = jax.tree.map(lambda x: x.reshape((t * b,) + x.shape[2:]), inputs)
+    features = self._torso(flat).reshape(t, b, -1)
+    z, state = hk.dynamic_unroll(self._core, (features, inputs.first), state)
+    z = z.reshape(t * b, -1)
+    value = hk.Linear(1, name="value")(z)[:, 0]
+    flat_actions = None if actions is None else jax.tree.map(
+        lambda x: x.reshape((t * b,) + x.shape[2:]), actions)
+    sampled, log_prob, entropy = self._decode(z, flat_actions)
+    unflatten = lambda x: x.reshape((t, b) + x.shape[1:])
+    return (jax.tree.map(unflatten, sampled),
+            jax.tree.map(unflatten, PolicyOutput(log_prob, entropy, value)), state)
+
+
+class Policy:
+  """The SPIRAL policy for any dm_env with an image "canvas" and an integer action spec.
+
+  Attributes:
+    components: the action components as read from the spec (`spiral_jax.specs`).
+  """
+
+  def __init__(self, observation_spec, action_spec, config=SMALL, conditional=False, blind=False):
+    if "canvas" not in observation_spec:
+      raise ValueError("The policy needs an observation named 'canvas' (an (H, W, C) image); "
+                       f"the observation spec has {sorted(observation_spec)}.")
+    self.components = specs.components(action_spec)
+    self.config = config
+    self.conditional = conditional
+    self.blind = blind
+    self.canvas_shape = tuple(observation_spec["canvas"].shape)
+    self._action_spec = action_spec
+
+    def build():
+      net = _Network(self.components, config, conditional, blind)
+      return net.forward, (net.forward, net.initial_state)
+
+    self._transformed = hk.multi_transform(build)
+
+  # Helpers to make inputs.
+
+  def zero_action(self, batch_shape=()):
+    return {c.name: jnp.zeros(batch_shape + ((2,) if c.is_location else ()), c.dtype)
+            for c in self.components}
+
+  def full_mask(self, batch_shape=()):
+    return {c.name: jnp.ones(batch_shape, jnp.float32) for c in self.components}
+
+  def dummy_inputs(self, batch_shape):
+    target = jnp.zeros(batch_shape + self.canvas_shape) if self.conditional else None
+    return StepInputs(canvas=jnp.ones(batch_shape + self.canvas_shape),
+                      prev_action=self.zero_action(batch_shape),
+                      action_mask=self.full_mask(batch_shape),
+                      first=jnp.ones(batch_shape, bool), target=target)
+
+  def inputs(self, observation, prev_action, first, target=None):
+    """StepInputs from a (batched) observation dict, the previous action and FIRST flags."""
+    mask = observation.get("action_mask")
+    batch_shape = tuple(np.shape(first))
+    if mask is None:
+      mask = self.full_mask(batch_shape)
+    return StepInputs(canvas=observation["canvas"], prev_action=prev_action, action_mask=mask,
+                      first=jnp.asarray(first, bool), target=target)
+
+  # The network.
+
+  def init(self, key):
+    state = self.initial_state(1)
+    return self._transformed.init(key, self.dummy_inputs((1, 1)), self.zero_action((1, 1)), state)
+
+  def initial_state(self, batch_size):
+    _, initial_state = self._transformed.apply
+    return initial_state({}, None, batch_size)
+
+  def step(self, params, key, inputs, state):
+    """Samples one action per batch entry: (actions, PolicyOutput of (B,) arrays, new state)."""
+    forward, _ = self._transformed.apply
+    add_time = lambda x: None if x is None else x[None]
+    inputs = StepInputs(*(jax.tree.map(add_time, field) if field is not None else None
+                          for field in inputs))
+    actions, output, state = forward(params, key, inputs, None, state)
+    drop_time = lambda x: x[0]
+    return jax.tree.map(drop_time, actions), jax.tree.map(drop_time, output), state
+
+  def unroll(self, params, inputs, actions, state):
+    """Scores (T, B) actions: (PolicyOutput of (T, B) arrays, final state)."""
+    forward, _ = self._transformed.apply
+    _, output, state = forward(params, None, inputs, actions, state)
+    return output, state
+
+
+def num_parameters(params):
+  return sum(math.prod(p.shape) for p in jax.tree.leaves(params))
+

@@ -1,0 +1,134 @@
+"""The policy reads any spec, samples valid actions, and scores them as it sampled them."""
+
+from absl.testing import absltest
+from absl.testing import parameterized
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from environments import jax_paint
+from environments import libmypaint
+from spiral_jax.networks import policy as policy_lib
+from tests import squares_env
+
+ENVS = (
+    ("libmypaint_colour", libmypaint.LibMyPaint),
+    ("libmypaint_grey_small_grid", lambda: libmypaint.LibMyPaint(grayscale=True, grid_size=8,
+                                                                 canvas_size=32)),
+    ("jax_paint", jax_paint.JaxPaint),
+    ("squares", squares_env.Squares),
+)
+
+
+def batched_observation(policy, batch, key):
+  return {"canvas": jax.random.uniform(key, (batch,) + policy.canvas_shape)}
+
+
+class PolicyTest(parameterized.TestCase):
+
+  @parameterized.named_parameters(*ENVS)
+  def test_sampled_actions_lie_in_the_spec(self, make_env):
+    env = make_env()
+    policy = policy_lib.Policy(env.observation_spec(), env.action_spec())
+    params = policy.init(jax.random.PRNGKey(0))
+    batch = 64
+    inputs = policy.inputs(batched_observation(policy, batch, jax.random.PRNGKey(1)),
+                           policy.zero_action((batch,)), np.ones(batch, bool))
+    actions, output, _ = jax.jit(policy.step)(params, jax.random.PRNGKey(2), inputs,
+                                              policy.initial_state(batch))
+    for name, spec in env.action_spec().items():
+      self.assertEqual(actions[name].shape, (batch,) + spec.shape, name)
+      for i in range(batch):
+        spec.validate(np.asarray(actions[name][i]))
+      self.assertGreater(len(np.unique(np.asarray(actions[name]).reshape(batch, -1), axis=0)), 1,
+                         f"{name}: a fresh policy should not be deterministic")
+    self.assertEqual(output.log_prob.shape, (batch,))
+    self.assertTrue(np.all(np.asarray(output.log_prob) < 0))
+    self.assertTrue(np.all(np.asarray(output.entropy) > 0))
+    self.assertEqual(output.value.shape, (batch,))
+
+  @parameterized.named_parameters(*ENVS)
+  def test_scorer_matches_sampler_through_episode_boundaries(self, make_env):
+    env = make_env()
+    policy = policy_lib.Policy(env.observation_spec(), env.action_spec())
+    params = policy.init(jax.random.PRNGKey(0))
+    batch, steps = 3, 5
+    first = np.array([[1, 1, 1], [0, 0, 1], [0, 1, 0], [1, 0, 0], [0, 0, 0]], bool)
+    canvases = jax.random.uniform(jax.random.PRNGKey(5), (steps, batch) + policy.canvas_shape)
+    state = policy.initial_state(batch)
+    prev = policy.zero_action((batch,))
+    step = jax.jit(policy.step)
+    sampled, log_probs, values, all_inputs = [], [], [], []
+    for t in range(steps):
+      inputs = policy.inputs({"canvas": canvases[t]}, prev, first[t])
+      actions, output, state = step(params, jax.random.PRNGKey(10 + t), inputs, state)
+      sampled.append(actions)
+      log_probs.append(output.log_prob)
+      values.append(output.value)
+      all_inputs.append(inputs)
+      prev = actions
+    stack = lambda *xs: jnp.stack(xs)
+    inputs_seq = jax.tree.map(stack, *all_inputs)
+    actions_seq = jax.tree.map(stack, *sampled)
+    scored, _ = jax.jit(policy.unroll)(params, inputs_seq, actions_seq,
+                                       policy.initial_state(batch))
+    np.testing.assert_allclose(scored.log_prob, jnp.stack(log_probs), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(scored.value, jnp.stack(values), rtol=1e-4, atol=1e-5)
+    # Without the resets the LSTM carries state across the boundaries and the scores change.
+    no_reset = inputs_seq._replace(first=jnp.zeros_like(inputs_seq.first).at[0].set(True))
+    changed, _ = jax.jit(policy.unroll)(params, no_reset, actions_seq, policy.initial_state(batch))
+    self.assertGreater(float(jnp.abs(changed.value[3] - scored.value[3]).max()), 1e-6)
+
+  @parameterized.named_parameters(*ENVS)
+  def test_policy_drives_the_environment(self, make_env):
+    env = make_env()
+    policy = policy_lib.Policy(env.observation_spec(), env.action_spec())
+    params = policy.init(jax.random.PRNGKey(0))
+    step = jax.jit(policy.step)
+    state, prev = policy.initial_state(1), policy.zero_action((1,))
+    timestep = env.reset()
+    for t in range(6):
+      observation = jax.tree.map(lambda x: jnp.asarray(x)[None], timestep.observation)
+      inputs = policy.inputs(observation, prev, np.array([timestep.first()]))
+      prev, _, state = step(params, jax.random.PRNGKey(t), inputs, state)
+      timestep = env.step(jax.tree.map(lambda x: np.asarray(x[0]), prev))
+    self.assertLess(float(np.min(timestep.observation["canvas"])), 1.0)
+
+  def test_blind_policy_ignores_the_canvas_and_conditional_reads_the_target(self):
+    env = libmypaint.LibMyPaint(canvas_size=32, grid_size=8)
+    key = jax.random.PRNGKey(3)
+    outputs = {}
+    for blind in (False, True):
+      policy = policy_lib.Policy(env.observation_spec(), env.action_spec(), conditional=True,
+                                 blind=blind)
+      params = policy.init(jax.random.PRNGKey(0))
+      step = jax.jit(policy.step)
+      for canvas_value in (0.0, 1.0):
+        for target_value in (0.0, 1.0):
+          inputs = policy.dummy_inputs((2,))._replace(
+              canvas=jnp.full((2, 32, 32, 3), canvas_value),
+              target=jnp.full((2, 32, 32, 3), target_value))
+          _, out, _ = step(params, key, inputs, policy.initial_state(2))
+          outputs[blind, canvas_value, target_value] = np.asarray(out.value)
+    for blind in (False, True):
+      self.assertFalse(np.allclose(outputs[blind, 1.0, 0.0], outputs[blind, 1.0, 1.0]))
+    self.assertFalse(np.allclose(outputs[False, 0.0, 1.0], outputs[False, 1.0, 1.0]))
+    np.testing.assert_array_equal(outputs[True, 0.0, 1.0], outputs[True, 1.0, 1.0])
+
+  def test_paper_config_builds_and_steps(self):
+    env = libmypaint.LibMyPaint()
+    policy = policy_lib.Policy(env.observation_spec(), env.action_spec(), policy_lib.PAPER)
+    params = policy.init(jax.random.PRNGKey(0))
+    self.assertGreater(policy_lib.num_parameters(params), 1_000_000)
+    inputs = policy.dummy_inputs((2, 2))
+    output, _ = jax.jit(policy.unroll)(params, inputs, policy.zero_action((2, 2)),
+                                       policy.initial_state(2))
+    self.assertEqual(output.log_prob.shape, (2, 2))
+
+  def test_missing_canvas_is_refused(self):
+    with self.assertRaisesRegex(ValueError, "observation named 'canvas'"):
+      policy_lib.Policy({"pixels": None}, libmypaint.LibMyPaint().action_spec())
+
+
+if __name__ == "__main__":
+  absltest.main()
