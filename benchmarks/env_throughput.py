@@ -32,10 +32,8 @@ CONFIGS = {
 
 def random_episodes(env, num_episodes, seed):
   rng = np.random.default_rng(seed)
-  spec = env.action_spec()
-  return [[{name: rng.integers(s.minimum, np.asarray(s.maximum) + 1, size=s.shape).astype(np.int32)
-            for name, s in spec.items()} for _ in range(env.config.episode_length)]
-          for _ in range(num_episodes)]
+  return [[paint_actions.random_actions(env.action_spec(), rng)
+           for _ in range(env.config.episode_length)] for _ in range(num_episodes)]
 
 
 def time_env(env, episodes):

@@ -29,11 +29,9 @@ INK_THRESHOLD = 0.01
 
 def random_programs(config, num_programs, seed):
   """Random valid actions, as a dict of (N, T, ...) int32 arrays."""
-  rng = np.random.default_rng(seed)
-  spec = paint_actions.action_spec(config)
-  shape = (num_programs, config.episode_length)
-  return {name: rng.integers(s.minimum, np.asarray(s.maximum) + 1, size=shape + s.shape,
-                             dtype=np.int32) for name, s in spec.items()}
+  return paint_actions.random_actions(paint_actions.action_spec(config),
+                                      np.random.default_rng(seed),
+                                      (num_programs, config.episode_length))
 
 
 def libmypaint_renders(config, actions):

@@ -25,11 +25,9 @@ from environments import paint_actions
 
 
 def random_paint_programs(config, num_programs, seed):
-  rng = np.random.default_rng(seed)
-  spec = paint_actions.action_spec(config)
-  shape = (num_programs, config.episode_length)
-  actions = {name: rng.integers(s.minimum, np.asarray(s.maximum) + 1, size=shape + s.shape,
-                                dtype=np.int32) for name, s in spec.items()}
+  actions = paint_actions.random_actions(paint_actions.action_spec(config),
+                                         np.random.default_rng(seed),
+                                         (num_programs, config.episode_length))
   actions["flag"][:] = paint_actions.PAINT
   return actions
 

@@ -70,10 +70,8 @@ def random_trajectory(policy, config, key):
   keys = jax.random.split(key, 4)
   canvas = jax.random.uniform(keys[0], (T, B) + policy.canvas_shape)
   target = jax.random.uniform(keys[1], (T, B) + policy.canvas_shape)
-  rng = np.random.default_rng(0)
-  actions = {name: jnp.asarray(rng.integers(s.minimum, np.asarray(s.maximum) + 1,
-                                            size=(T, B) + s.shape, dtype=np.int32))
-             for name, s in paint_actions.action_spec(config).items()}
+  actions = jax.tree.map(jnp.asarray, paint_actions.random_actions(
+      paint_actions.action_spec(config), np.random.default_rng(0), (T, B)))
   prev = jax.tree.map(lambda a: jnp.concatenate([jnp.zeros_like(a[:1]), a[:-1]]), actions)
   first = jnp.zeros((T, B), bool).at[0].set(True)
   inputs = policy_lib.StepInputs(canvas=canvas, prev_action=prev,

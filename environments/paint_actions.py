@@ -150,6 +150,13 @@ def discount_spec():
   return specs.BoundedArray((), np.float32, 0.0, 1.0, name="discount")
 
 
+def random_actions(spec, rng, batch_shape=()):
+  """Uniformly random valid actions for a dict action spec: int32 arrays of batch_shape + shape."""
+  return {name: rng.integers(s.minimum, np.asarray(s.maximum) + 1,
+                             size=tuple(batch_shape) + s.shape, dtype=np.int32)
+          for name, s in spec.items()}
+
+
 def _valid_range(config, name):
   if name in LOCATION_COMPONENTS:
     return f"a pair of integers (x, y), each in [0, {config.grid_size - 1}]"

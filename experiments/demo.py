@@ -72,9 +72,8 @@ def spiral():
 
 
 def random_program(env, rng):
-  spec = env.action_spec()
-  return [{name: rng.integers(s.minimum, np.asarray(s.maximum) + 1, size=s.shape)
-           for name, s in spec.items()} for _ in range(env.config.episode_length)]
+  return [paint_actions.random_actions(env.action_spec(), rng)
+          for _ in range(env.config.episode_length)]
 
 
 def to_image(canvas):

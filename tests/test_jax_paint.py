@@ -18,11 +18,8 @@ from tests.test_libmypaint import random_action
 
 
 def stacked_random_programs(config, num_programs, seed):
-  rng = np.random.default_rng(seed)
-  spec = paint_actions.action_spec(config)
-  return {name: rng.integers(s.minimum, np.asarray(s.maximum) + 1,
-                             size=(num_programs, config.episode_length) + s.shape, dtype=np.int32)
-          for name, s in spec.items()}
+  return paint_actions.random_actions(paint_actions.action_spec(config), np.random.default_rng(seed),
+                                      (num_programs, config.episode_length))
 
 
 class ColourConformanceTest(test_utils.EnvironmentTestMixin, absltest.TestCase):

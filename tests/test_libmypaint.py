@@ -16,8 +16,7 @@ from environments import programs
 
 
 def random_action(spec, rng):
-  return {name: rng.integers(s.minimum, np.asarray(s.maximum) + 1, size=s.shape).astype(np.int32)
-          for name, s in spec.items()}
+  return paint_actions.random_actions(spec, rng)
 
 
 def make_action(env, flag=1, end=(16, 16), control=None, size=2, pressure=9, rgb=(0, 0, 0)):
