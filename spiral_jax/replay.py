@@ -1,0 +1,75 @@
+"""The discriminator's replay of generated final renders (paper section 3.4).
+
+The policy learner adds each batch of final renders; the discriminator learner samples uniformly
+from the last `capacity` renders (the paper: 20 batches of 64), so D can update at its own, higher
+rate. Memory is allocated once, up front, and never grows. Thread-safe: one thread may add while
+another samples. `state()` / `restore()` let a checkpoint carry the replay across a resume.
+"""
+
+import threading
+
+import numpy as np
+
+
+class Replay:
+  """A bounded ring buffer of items of one shape and dtype (e.g. (64, 64, 3) float32 renders)."""
+
+  def __init__(self, capacity, item_shape, dtype=np.float32):
+    if capacity < 1:
+      raise ValueError(f"Replay capacity must be positive, got {capacity}.")
+    self.capacity = int(capacity)
+    self.item_shape = tuple(item_shape)
+    self._items = np.zeros((self.capacity,) + self.item_shape, dtype)
+    self._next = 0  # where the next item goes
+    self._size = 0
+    self._added = 0  # items added over the buffer's life
+    self._lock = threading.Lock()
+
+  def __len__(self):
+    return self._size
+
+  @property
+  def total_added(self):
+    return self._added
+
+  def add(self, batch):
+    """Adds a batch (N, *item_shape); the oldest items make room once the buffer is full."""
+    batch = np.asarray(batch)
+    if batch.shape[1:] != self.item_shape:
+      raise ValueError(f"Replay holds items of shape {self.item_shape}; got a batch of shape "
+                       f"{batch.shape}.")
+    added = batch.shape[0]
+    batch = batch[-self.capacity:]  # a batch larger than the buffer keeps its newest items
+    n = batch.shape[0]
+    with self._lock:
+      first = min(n, self.capacity - self._next)
+      self._items[self._next:self._next + first] = batch[:first]
+      self._items[:n - first] = batch[first:]
+      self._next = (self._next + n) % self.capacity
+      self._size = min(self.capacity, self._size + n)
+      self._added += added
+
+  def sample(self, rng, batch_size):
+    """A uniform sample (with replacement) of batch_size stored items, as a new array."""
+    with self._lock:
+      if self._size == 0:
+        raise ValueError("Cannot sample from an empty replay: add generated renders first.")
+      return self._items[rng.integers(0, self._size, size=batch_size)]
+
+  def state(self):
+    """Everything needed to restore the buffer exactly (for checkpoints)."""
+    with self._lock:
+      return {"items": self._items[:self._size].copy() if self._size < self.capacity
+              else self._items.copy(), "next": self._next, "size": self._size,
+              "added": self._added}
+
+  def restore(self, state):
+    items = np.asarray(state["items"])
+    size, next_index = int(state["size"]), int(state["next"])
+    if items.shape[1:] != self.item_shape or not 0 <= size <= self.capacity or (
+        items.shape[0] != size) or not 0 <= next_index < self.capacity:
+      raise ValueError(f"Replay state does not fit this replay (capacity {self.capacity}, items "
+                       f"{self.item_shape}): items {items.shape}, size {size}, next {next_index}.")
+    with self._lock:
+      self._items[:size] = items
+      self._next, self._size, self._added = next_index, size, int(state["added"])
