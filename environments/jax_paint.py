@@ -81,7 +81,6 @@ CALIBRATED_BRUSHES = {paint_actions.DEFAULT_BRUSH: PEN}
 NUM_DABS = 32
 SHARPNESS_SQUARINGS = 2  # opacity = sigmoid(4 log density)
 LAG_TAPS = 16  # decay^16 < 1e-5 for lag < 1.4 dab spacings
-_MIN_SPACING = 1e-3
 
 
 @struct.dataclass
@@ -136,10 +135,12 @@ def stroke_dabs(actual, carry, start, control, end, radius, pressure_start, pres
     centres (D, 2), radii (D,), spacing (D,) (0 where dabs are libmypaint's own, else the
     distance between them), valid (D,) bool, new actual, new carry.
   """
-  start, control, end = (jnp.asarray(p, jnp.float32) for p in (start, control, end))
-  t = jnp.linspace(0.0, 1.0, paint_actions.STROKE_POINTS)[:, None]
-  path = (1 - t) ** 2 * start + 2 * (1 - t) * t * control + t ** 2 * end  # the stroke events
-  pressures = pressure_start + (pressure_end - pressure_start) * t[:, 0]
+  weights = jnp.asarray(paint_actions.STROKE_WEIGHTS, jnp.float32)
+  # The stroke events, weighted elementwise (a matmul would sum in a different order under vmap).
+  path = sum(weights[:, i:i + 1] * jnp.asarray(p, jnp.float32)
+             for i, p in enumerate((start, control, end)))
+  pressures = pressure_start + (pressure_end - pressure_start) * jnp.asarray(
+      paint_actions.STROKE_RAMP, jnp.float32)
   lengths = jnp.sqrt(jnp.sum(jnp.square(jnp.diff(path, axis=0)), axis=-1) + 1e-12)
   event_radii = _radius(radius, pressures, brush)
   step = lengths * brush.dabs_per_radius / (0.5 * (event_radii[1:] + event_radii[:-1])) + 1e-6
@@ -150,9 +151,8 @@ def stroke_dabs(actual, carry, start, control, end, radius, pressure_start, pres
   per_dab = jnp.maximum(total / num_dabs, 1.0)  # > 1 when there are more dabs than num_dabs
   marks = k * per_dab
   valid = k <= count
-  index = jnp.interp(jnp.minimum(marks, travelled[-1]), travelled,
-                     jnp.arange(paint_actions.STROKE_POINTS, dtype=jnp.float32))
   events = jnp.arange(paint_actions.STROKE_POINTS, dtype=jnp.float32)
+  index = jnp.interp(jnp.minimum(marks, travelled[-1]), travelled, events)
   targets = jnp.stack([jnp.interp(index, events, path[:, 0]),
                        jnp.interp(index, events, path[:, 1])], axis=-1)  # (D, 2)
   # First-order lag of the brush position (time constant `lag` dab spacings), solved exactly for a
@@ -229,11 +229,10 @@ def _clip_action(action, config):
 
 
 def _observation(state, config):
-  mask_paint = {name: 1.0 for name in config.components}
-  mask_move = {name: 1.0 if name in ("flag", "end") else 0.0 for name in config.components}
-  mask = {name: jnp.where(state.last_flag < 0, 0.0,
-                          jnp.where(state.last_flag == paint_actions.PAINT, mask_paint[name],
-                                    mask_move[name])).astype(jnp.float32)
+  none, move, paint = paint_actions.action_masks(config)
+  mask = {name: jnp.where(state.last_flag < 0, none[name],
+                          jnp.where(state.last_flag == paint_actions.PAINT, paint[name],
+                                    move[name])).astype(jnp.float32)
           for name in config.components}
   return {"canvas": state.canvas, "episode_step": state.episode_step,
           "brush_location": state.location, "action_mask": mask}
@@ -269,7 +268,7 @@ def _levels(config):
 
 
 def _pixel(location, config):
-  return location.astype(jnp.float32) * (config.canvas_size / config.grid_size)
+  return jnp.stack(paint_actions.grid_to_pixel(location.astype(jnp.float32), config))
 
 
 def step(key, state, action, params):

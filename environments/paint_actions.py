@@ -240,7 +240,8 @@ def grid_to_pixel(location, config):
 
 
 @functools.lru_cache(maxsize=64)
-def _masks(config):
+def action_masks(config):
+  """The three possible action masks: (after a reset, after a move, after a paint)."""
   none = {name: np.float32(0.0) for name in config.components}
   paint = {name: np.float32(1.0) for name in config.components}
   move = {name: np.float32(1.0 if name in ("flag", "end") else 0.0) for name in config.components}
@@ -249,7 +250,7 @@ def _masks(config):
 
 def action_mask(action, config):
   """Which components of a validated action mattered (a move uses only flag and end)."""
-  none, move, paint = _masks(config)
+  none, move, paint = action_masks(config)
   if action is None:
     return dict(none)
   return dict(paint if action["flag"] == PAINT else move)
@@ -272,13 +273,15 @@ def _bezier_weights(num_points):
   return np.stack([(1 - t) ** 2, 2 * (1 - t) * t, t ** 2], axis=1)
 
 
-_STROKE_WEIGHTS = _bezier_weights(STROKE_POINTS)
-_STROKE_RAMP = np.linspace(0.0, 1.0, STROKE_POINTS)
+# A stroke's STROKE_POINTS samples: Bezier weights of (start, control, end), and the 0..1 ramp
+# along which pressure moves from the previous stroke's to this one's.
+STROKE_WEIGHTS = _bezier_weights(STROKE_POINTS)
+STROKE_RAMP = np.linspace(0.0, 1.0, STROKE_POINTS)
 
 
 def bezier(start, control, end, num_points=STROKE_POINTS):
   """Samples the quadratic Bezier from `start` through `control` to `end`: (num_points, 2)."""
-  weights = _STROKE_WEIGHTS if num_points == STROKE_POINTS else _bezier_weights(num_points)
+  weights = STROKE_WEIGHTS if num_points == STROKE_POINTS else _bezier_weights(num_points)
   return weights @ np.array((start, control, end), np.float64)
 
 
@@ -301,5 +304,5 @@ def stroke_events(location, action, previous_pressure, config):
   if previous_pressure is None or previous_pressure == pressure:
     pressures = [pressure] * len(points)
   else:
-    pressures = (previous_pressure + (pressure - previous_pressure) * _STROKE_RAMP[1:]).tolist()
+    pressures = (previous_pressure + (pressure - previous_pressure) * STROKE_RAMP[1:]).tolist()
   return [(x, y, p) for (x, y), p in zip(points, pressures)], pressure
