@@ -53,6 +53,7 @@ setuptools.setup(
     python_requires=">=3.11",
     packages=setuptools.find_packages(include=["spiral_jax", "spiral_jax.*", "environments",
                                                "environments.*"]),
+    package_data={"spiral_jax.data": ["samples/*.npz", "samples/*.md"]},
     install_requires=CORE,
     extras_require=EXTRAS,
     classifiers=[

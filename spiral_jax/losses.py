@@ -17,9 +17,15 @@ def gradient_norms(score_fn, images):
   return jnp.sqrt(jnp.sum(jnp.square(grads.reshape(grads.shape[0], -1)), axis=-1) + 1e-12)
 
 
-def gradient_penalty(score_fn, real, fake, key):
-  """WGAN-GP: E[(||grad D(x_hat)|| - 1)^2], x_hat uniform on segments between real and fake."""
-  eps = jax.random.uniform(key, (real.shape[0],) + (1,) * (real.ndim - 1))
+def gradient_penalty(score_fn, real, fake, key=None, eps=None):
+  """WGAN-GP: E[(||grad D(x_hat)|| - 1)^2], x_hat uniform on segments between real and fake.
+
+  The interpolation weights are drawn from `key`, or given as `eps` (B,) (per-example draws make
+  a data-parallel update independent of how the batch is split).
+  """
+  if eps is None:
+    eps = jax.random.uniform(key, (real.shape[0],))
+  eps = jnp.reshape(eps, (real.shape[0],) + (1,) * (real.ndim - 1))
   interpolates = eps * real + (1.0 - eps) * fake
   return jnp.mean(jnp.square(gradient_norms(score_fn, interpolates) - 1.0))
 
@@ -31,14 +37,15 @@ class DiscriminatorLoss(NamedTuple):
   mean_score: jnp.ndarray  # mean of D over half real, half fake
 
 
-def wgan_gp_loss(score_fn, real, fake, key, penalty_weight=10.0, centring_weight=1.0):
+def wgan_gp_loss(score_fn, real, fake, key=None, penalty_weight=10.0, centring_weight=1.0,
+                 eps=None):
   """L_D = E[D(fake)] - E[D(real)] + penalty_weight * GP + centring_weight * m^2.
 
   m is the mean of D over real and fake images alike: L_D is unchanged by adding a constant to D,
   and D's output is the agent's reward, so the paper adds a term that keeps it centred on 0.
   """
   d_real, d_fake = score_fn(real), score_fn(fake)
-  penalty = gradient_penalty(score_fn, real, fake, key)
+  penalty = gradient_penalty(score_fn, real, fake, key, eps)
   mean_score = 0.5 * (jnp.mean(d_real) + jnp.mean(d_fake))
   wasserstein = jnp.mean(d_real) - jnp.mean(d_fake)
   loss = -wasserstein + penalty_weight * penalty + centring_weight * jnp.square(mean_score)

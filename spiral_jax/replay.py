@@ -57,17 +57,17 @@ class Replay:
       return self._items[rng.integers(0, self._size, size=batch_size)]
 
   def state(self):
-    """Everything needed to restore the buffer exactly (for checkpoints)."""
+    """Everything needed to restore the buffer exactly (for checkpoints); `items` always has
+    `capacity` rows (rows past `size` are unused), so a checkpoint's shapes never change."""
     with self._lock:
-      return {"items": self._items[:self._size].copy() if self._size < self.capacity
-              else self._items.copy(), "next": self._next, "size": self._size,
-              "added": self._added}
+      return {"items": self._items.copy(), "next": np.int64(self._next),
+              "size": np.int64(self._size), "added": np.int64(self._added)}
 
   def restore(self, state):
     items = np.asarray(state["items"])
     size, next_index = int(state["size"]), int(state["next"])
     if items.shape[1:] != self.item_shape or not 0 <= size <= self.capacity or (
-        items.shape[0] != size) or not 0 <= next_index < self.capacity:
+        not size <= items.shape[0] <= self.capacity) or not 0 <= next_index < self.capacity:
       raise ValueError(f"Replay state does not fit this replay (capacity {self.capacity}, items "
                        f"{self.item_shape}): items {items.shape}, size {size}, next {next_index}.")
     with self._lock:

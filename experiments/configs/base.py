@@ -1,0 +1,81 @@
+"""The pieces every experiment config shares; each set-up overrides what it needs.
+
+Fields (all read by `experiments/train.py` and `spiral_jax.training`):
+  env: name ("jax_paint", "libmypaint") and kwargs (the environment's constructor arguments).
+  data: name ("mnist", "mnist_sample"), data_dir, split, limit (0 = all).
+  mode: "anakin" (JAX renderer, one jitted loop) or "threaded" (actor threads, any dm_env).
+  num_actors, envs_per_actor, queue_size: the threaded mode's actors (num_actors 0 = the learner
+    runs the episodes itself, deterministically).
+  iterations_per_call: Anakin iterations per jitted call.
+  policy, blind: `spiral_jax.networks.policy.PolicyConfig` fields; a blind agent.
+  discriminator: `spiral_jax.networks.discriminator.DiscriminatorConfig` fields.
+  learner: `spiral_jax.learner.LearnerConfig` fields (batch size, rewards, optimisers ...).
+  max_frames, max_updates, max_minutes: stop at the first reached (0 / None = no limit).
+  checkpoint_every_minutes, checkpoint_every_updates, picture_every_minutes, log_every_updates.
+"""
+
+import dataclasses
+
+import ml_collections
+
+from spiral_jax.networks import discriminator as disc_lib
+from spiral_jax.networks import policy as policy_lib
+
+SIZES = ("small", "paper")
+
+
+def _fields(config_object):
+  out = dataclasses.asdict(config_object)
+  return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+
+def get_config(size="small"):
+  if size not in SIZES:
+    raise ValueError(f"Config size must be one of {SIZES}, not {size!r}.")
+  small = size == "small"
+  config = ml_collections.ConfigDict()
+  config.size = size
+  config.seed = 0
+  config.env = ml_collections.ConfigDict({
+      "name": "jax_paint",
+      "kwargs": {"canvas_size": 64, "grid_size": 32, "grayscale": True, "episode_length": 20},
+  })
+  config.data = ml_collections.ConfigDict(
+      {"name": "mnist_sample", "data_dir": "", "split": "train", "limit": 0})
+  config.mode = "anakin"
+  config.num_actors = 2
+  config.envs_per_actor = 16
+  config.queue_size = 8
+  config.iterations_per_call = 1
+  config.policy = _fields(policy_lib.SMALL if small else policy_lib.PAPER)
+  config.blind = False
+  config.discriminator = _fields(disc_lib.SMALL if small else disc_lib.PAPER)
+  config.learner = ml_collections.ConfigDict({
+      "batch_size": 64,
+      "policy_learning_rate": 4e-4,
+      "entropy_cost": 0.01,
+      "discount": 0.99,
+      "algorithm": "vtrace",
+      "reward": "discriminator",
+      "discriminator": "unconditional",
+      "discriminator_learning_rate": 1e-4,
+      "discriminator_steps": 1,
+      "replay_batches": 20,
+  })
+  config.max_frames = 0
+  config.max_updates = 0
+  config.max_minutes = 10.0 if small else 0.0
+  config.checkpoint_every_minutes = 2.0 if small else 10.0
+  config.checkpoint_every_updates = 0
+  config.picture_every_minutes = 1.0 if small else 10.0
+  config.log_every_updates = 5
+  config.progress = True
+  return config
+
+
+def small_painting(config, canvas_size=32, grid_size=16, episode_length=10):
+  """The small CPU painting set-up: a smaller canvas and grid, fewer brush sizes and steps."""
+  config.env.kwargs.update({"canvas_size": canvas_size, "grid_size": grid_size,
+                            "episode_length": episode_length, "brush_sizes": [1.0, 2.0, 3.0],
+                            "pressure_levels": 4})
+  return config

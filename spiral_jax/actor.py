@@ -1,0 +1,190 @@
+"""Actors (paper section 3.4): threads that run the policy against dm_env renderers.
+
+Each actor thread owns several environments and steps them in lockstep, so one jitted policy call
+serves all of them; a finished batch of episodes goes into a bounded queue as `Trajectory`s. Actors
+read the learner's latest parameters from a `ParamsStore` at the start of each batch of episodes:
+publishing is a reference swap under a lock, so the learner never waits for actors.
+
+Environments are any `dm_env.Environment` whose observations hold a "canvas" and whose episodes
+last exactly `episode_length` steps (every SPIRAL renderer does); an episode of another length is
+an error, not a silent truncation.
+
+Failure: an exception in an actor thread is kept with its traceback, the pool's stop event is set,
+and `ActorPool.get` raises `ActorError` carrying it within its poll interval, so a run never hangs
+on a dead actor.
+"""
+
+import queue
+import threading
+import traceback
+
+import jax
+import numpy as np
+
+from spiral_jax import trajectory as trajectory_lib
+
+
+class ActorError(RuntimeError):
+  """An actor thread failed; the message holds its traceback."""
+
+
+class ParamsStore:
+  """The latest policy parameters and their version, swapped atomically."""
+
+  def __init__(self, params=None):
+    self._lock = threading.Lock()
+    self._params, self._version = params, 0
+
+  def publish(self, params):
+    with self._lock:
+      self._params, self._version = params, self._version + 1
+
+  def get(self):
+    with self._lock:
+      return self._params, self._version
+
+
+def _stack_observations(timesteps):
+  return jax.tree.map(lambda *xs: np.stack(xs), *[ts.observation for ts in timesteps])
+
+
+def run_episodes(envs, policy, step_fn, params, key, targets=None):
+  """Runs one episode on each env in lockstep; returns a batch-major Trajectory batch (N, T, ...).
+
+  Args:
+    envs: N dm_env environments with fixed-length episodes.
+    policy: the `Policy` (for input helpers).
+    step_fn: jitted `policy.step`.
+    params: policy parameters.
+    key: a JAX key for this batch of episodes.
+    targets: (N, H, W, C) images for a conditional policy, else None.
+  """
+  n = len(envs)
+  timesteps = [env.reset() for env in envs]
+  state = policy.initial_state(n)
+  prev_action = jax.tree.map(np.asarray, policy.zero_action((n,)))
+  first = np.ones(n, bool)
+  records = []
+  t = 0
+  while True:
+    observation = _stack_observations(timesteps)
+    inputs = policy.inputs(observation, prev_action, first, targets)
+    actions, output, state = step_fn(params, jax.random.fold_in(key, t), inputs, state)
+    actions = jax.tree.map(np.asarray, actions)
+    records.append((observation["canvas"], prev_action, inputs.action_mask, first,
+                    actions, np.asarray(output.log_prob)))
+    timesteps = [env.step({name: value[i] for name, value in actions.items()})
+                 for i, env in enumerate(envs)]
+    t += 1
+    done = [ts.last() for ts in timesteps]
+    if all(done):
+      break
+    if any(done):
+      raise ValueError("Environments in one actor ended their episodes at different steps "
+                       f"({sum(done)} of {n} after {t}); SPIRAL needs fixed-length episodes.")
+    prev_action, first = actions, np.zeros(n, bool)
+  canvas, prev, mask, firsts, acts, log_probs = zip(*records)
+  stack_time = lambda *xs: np.stack([np.asarray(x) for x in xs], axis=1)
+  return trajectory_lib.Trajectory(
+      canvas=np.stack(canvas, axis=1),
+      prev_action=jax.tree.map(stack_time, *prev),
+      action_mask=jax.tree.map(stack_time, *mask),
+      first=np.stack(firsts, axis=1),
+      action=jax.tree.map(stack_time, *acts),
+      behaviour_log_prob=np.stack(log_probs, axis=1),
+      final_canvas=np.stack([np.asarray(ts.observation["canvas"]) for ts in timesteps]),
+      target=None if targets is None else np.asarray(targets, np.float32))
+
+
+class ActorPool:
+  """`num_actors` threads, each running `envs_per_actor` environments, feeding a bounded queue.
+
+  Args:
+    env_factory: makes one environment (called once per env, in the actor's thread).
+    policy: the `Policy`.
+    params_store: where the learner publishes parameters.
+    num_actors, envs_per_actor: threads, and environments per thread (one batched call each).
+    key: base JAX key; actor i's batch j uses fold_in(fold_in(key, i), j).
+    target_fn: (actor, batch_index, n) -> (n, H, W, C) targets, for conditional policies.
+    queue_size: bound on queued episode batches (memory stays bounded; actors wait).
+  """
+
+  def __init__(self, env_factory, policy, params_store, num_actors, envs_per_actor, key,
+               target_fn=None, queue_size=8, poll_s=0.5):
+    self._env_factory = env_factory
+    self._policy = policy
+    self._params_store = params_store
+    self._key = key
+    self._target_fn = target_fn
+    self._envs_per_actor = envs_per_actor
+    self._queue = queue.Queue(maxsize=queue_size)
+    self._stop = threading.Event()
+    self._error = None
+    self._error_lock = threading.Lock()
+    self._poll_s = poll_s
+    self._step_fn = jax.jit(policy.step)
+    self._threads = [threading.Thread(target=self._run, args=(i,), name=f"actor-{i}", daemon=True)
+                     for i in range(num_actors)]
+    self.episodes = 0
+
+  def start(self):
+    for thread in self._threads:
+      thread.start()
+    return self
+
+  def _run(self, actor_id):
+    try:
+      envs = [self._env_factory() for _ in range(self._envs_per_actor)]
+      key = jax.random.fold_in(self._key, actor_id)
+      batch_index = 0
+      while not self._stop.is_set():
+        params, version = self._params_store.get()
+        targets = None
+        if self._target_fn is not None:
+          targets = self._target_fn(actor_id, batch_index, len(envs))
+        batch = run_episodes(envs, self._policy, self._step_fn, params,
+                             jax.random.fold_in(key, batch_index), targets)
+        batch_index += 1
+        while not self._stop.is_set():
+          try:
+            self._queue.put((batch, version), timeout=self._poll_s)
+            break
+          except queue.Full:
+            continue
+      for env in envs:
+        env.close()
+    except BaseException:  # pylint: disable=broad-except
+      with self._error_lock:
+        if self._error is None:
+          self._error = f"Actor {actor_id} failed:\n{traceback.format_exc()}"
+      self._stop.set()
+
+  def _raise_if_failed(self):
+    if self._error is not None:
+      raise ActorError(self._error)
+
+  def get(self, timeout_s=None):
+    """The next batch of episodes (batch-major Trajectory) and the params version it used.
+
+    Raises ActorError as soon as an actor has failed, and TimeoutError after timeout_s seconds.
+    """
+    waited = 0.0
+    while True:
+      self._raise_if_failed()
+      if self._stop.is_set() and self._queue.empty():
+        raise ActorError("The actor pool was stopped.")
+      try:
+        return self._queue.get(timeout=self._poll_s)
+      except queue.Empty:
+        waited += self._poll_s
+        if timeout_s is not None and waited >= timeout_s:
+          raise TimeoutError(f"No trajectories from the actors in {timeout_s} s.") from None
+
+  def qsize(self):
+    return self._queue.qsize()
+
+  def stop(self, join_timeout_s=10.0):
+    self._stop.set()
+    for thread in self._threads:
+      thread.join(join_timeout_s)
+    self._raise_if_failed()

@@ -1,0 +1,1 @@
+"""Image data for the discriminator and for conditional agents' targets."""

@@ -1,0 +1,123 @@
+"""Image sets as the agent sees them: float32 (N, H, W, C) in [0, 1], paper white, ink dark.
+
+Grey datasets store ink as bright values (MNIST: 255 = ink); `ink_to_canvas` maps them to the
+canvas's convention (1 = white paper) in this one place. `resize` brings images to the canvas size
+(MNIST's 28x28 to 64x64 in the paper).
+
+`ImageSet` holds a whole set in memory and draws batches deterministically from (seed, counter), so
+a resumed run draws the same batches as an uninterrupted one.
+"""
+
+import gzip
+import os
+import struct
+
+import numpy as np
+from PIL import Image
+
+SAMPLE_DIR = os.path.join(os.path.dirname(__file__), "samples")
+MNIST_SAMPLE = os.path.join(SAMPLE_DIR, "mnist_sample.npz")
+MNIST_FILES = {"train": "train-images-idx3-ubyte", "test": "t10k-images-idx3-ubyte"}
+
+
+class DataError(ValueError):
+  """A dataset is missing or unreadable; the message says what to do."""
+
+
+def read_idx(path):
+  """An IDX file (optionally gzipped), the format of the original MNIST files, as a numpy array."""
+  opener = gzip.open if path.endswith(".gz") else open
+  try:
+    with opener(path, "rb") as f:
+      data = f.read()
+    zero, dtype_code, ndim = struct.unpack(">HBB", data[:4])
+    if zero != 0 or dtype_code != 0x08:
+      raise DataError(f"{path} is not an IDX file of unsigned bytes (magic {data[:4]!r}).")
+    shape = struct.unpack(f">{ndim}I", data[4:4 + 4 * ndim])
+    body = np.frombuffer(data, np.uint8, offset=4 + 4 * ndim)
+    if body.size != int(np.prod(shape)):
+      raise DataError(f"{path} is truncated: the header says {shape}, it holds {body.size} bytes.")
+    return body.reshape(shape)
+  except (OSError, EOFError, struct.error) as e:
+    raise DataError(f"Cannot read {path}: {e}. Re-download the original MNIST files.") from e
+
+
+def mnist(data_dir, split="train"):
+  """MNIST images (N, 28, 28) uint8, 255 = ink, from a directory of the original IDX files."""
+  if split not in MNIST_FILES:
+    raise DataError(f"MNIST has splits {sorted(MNIST_FILES)}, not {split!r}.")
+  name = MNIST_FILES[split]
+  for candidate in (name + ".gz", name):
+    path = os.path.join(data_dir, candidate)
+    if os.path.exists(path):
+      return read_idx(path)
+  raise DataError(f"No MNIST {split} images in {data_dir!r}: expected {name}.gz (or unzipped), "
+                  "the original file from http://yann.lecun.com/exdb/mnist/.")
+
+
+def mnist_sample():
+  """The 1,000 MNIST test digits shipped with the package (CC BY-SA 3.0; see samples/README)."""
+  with np.load(MNIST_SAMPLE) as f:
+    return f["images"]
+
+
+def ink_to_canvas(images):
+  """uint8 images with bright ink (N, H, W) -> float32 (N, H, W, 1), white paper, dark ink."""
+  return (1.0 - np.asarray(images, np.float32) / 255.0)[..., None]
+
+
+def resize(images, size):
+  """(N, H, W, C) float images -> (N, size, size, C), bilinear (antialiased when shrinking)."""
+  images = np.asarray(images, np.float32)
+  if images.shape[1:3] == (size, size):
+    return images
+  out = np.empty((images.shape[0], size, size, images.shape[3]), np.float32)
+  for i, image in enumerate(images):
+    for c in range(image.shape[-1]):
+      out[i, :, :, c] = np.asarray(Image.fromarray(image[:, :, c], mode="F").resize(
+          (size, size), Image.BILINEAR))
+  return np.clip(out, 0.0, 1.0)
+
+
+def load(name, data_dir=None, split="train", size=64, limit=None):
+  """A named image set at canvas size: float32 (N, size, size, C) in [0, 1], white paper.
+
+  name: "mnist" (the original IDX files in data_dir) or "mnist_sample" (shipped; no data_dir).
+  """
+  if name == "mnist_sample":
+    raw = mnist_sample()
+  elif name == "mnist":
+    if not data_dir:
+      raise DataError("The 'mnist' dataset needs a data directory holding the original IDX files "
+                      "(train-images-idx3-ubyte.gz ...); or use 'mnist_sample', shipped with "
+                      "the package.")
+    raw = mnist(data_dir, split)
+  else:
+    raise DataError(f"Unknown dataset {name!r}: known are 'mnist' and 'mnist_sample'.")
+  if limit:
+    raw = raw[:limit]
+  return resize(ink_to_canvas(raw), size)
+
+
+class ImageSet:
+  """An in-memory image set drawing deterministic batches: batch(n, counter) depends on
+  (seed, counter) alone."""
+
+  def __init__(self, images, seed=0):
+    images = np.asarray(images, np.float32)
+    if images.ndim != 4:
+      raise DataError(f"An image set needs (N, H, W, C) images; got shape {images.shape}.")
+    self.images = images
+    self.seed = seed
+
+  def __len__(self):
+    return len(self.images)
+
+  @property
+  def image_shape(self):
+    return self.images.shape[1:]
+
+  def batch(self, n, counter, stream=0):
+    """n images drawn uniformly with replacement; `stream` separates independent uses."""
+    rng = np.random.default_rng((self.seed, stream, counter))
+    return self.images[rng.integers(0, len(self.images), n)]
