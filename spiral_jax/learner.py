@@ -47,7 +47,7 @@ class LearnerConfig:
   algorithm: str = "vtrace"  # or "a2c"
   reward: str = "discriminator"  # or "l2" (conditional agents)
   discriminator: str = "unconditional"  # or "conditional", "complement"
-  temporal_credit: bool = False  # SPIRAL++: r_t = D(c_{t+1}) - D(c_t)
+  temporal_credit: bool = False  # SPIRAL++: r_t = s(c_{t+1}) - s(c_t), s = D or -l2
   reward_scale: float = 1.0
   new_stroke_cost: float = 0.0  # the paper's penalty for starting a new continuous stroke ...
   stroke_component: str = "flag"  # ... read from this action component (1 = paint)
@@ -158,20 +158,20 @@ def compute_rewards(discriminator, config, d_params, traj, key, axis_name=None):
   conditional = traj.target is not None
   target = traj.target.astype(jnp.float32) if conditional else None
   if config.reward == "discriminator":
-    d = lambda canvas: score(discriminator, config, d_params,
-                             discriminator_input(config, canvas, target, keys))
-    final_score = d(final)
-    info["score"] = final_score
-    if config.temporal_credit:
-      canvases = jnp.concatenate([traj.canvas.astype(jnp.float32), final[None]], axis=0)
-      scores = jax.lax.map(d, canvases)
-      rewards = rewards_lib.temporal_credit(scores)
-    else:
-      rewards = rewards_lib.final_step(final_score, num_steps)
+    score_fn = lambda canvas: score(discriminator, config, d_params,
+                                    discriminator_input(config, canvas, target, keys))
   else:
     if not conditional:
       raise ValueError("The l2 reward needs targets: use a conditional agent.")
-    rewards = rewards_lib.final_step(rewards_lib.l2_reward(final, target), num_steps)
+    score_fn = lambda canvas: rewards_lib.l2_reward(canvas, target)
+  final_score = score_fn(final)
+  if config.reward == "discriminator":
+    info["score"] = final_score
+  if config.temporal_credit:
+    canvases = jnp.concatenate([traj.canvas.astype(jnp.float32), final[None]], axis=0)
+    rewards = rewards_lib.temporal_credit(jax.lax.map(score_fn, canvases))
+  else:
+    rewards = rewards_lib.final_step(final_score, num_steps)
   rewards = config.reward_scale * rewards
   last = jnp.zeros((num_steps, 1)).at[-1].set(1.0)
   if config.new_stroke_cost:
@@ -227,7 +227,7 @@ def policy_update(policy, discriminator, config, state, traj, key, axis_name=Non
   params = optax.apply_updates(state.policy_params, updates)
   metrics = {"policy_loss": loss.loss, "entropy": loss.entropy, "baseline_loss": loss.baseline,
              "episode_return": jnp.sum(rewards, axis=0), "value": output.value[0],
-             "grad_norm": optax.global_norm(grads)}
+             "grad_norm": optax.tree.norm(grads)}
   metrics.update({name: value for name, value in info.items()})
   metrics = {name: _mean(value, axis_name) for name, value in metrics.items()}
   return state._replace(policy_params=params, policy_opt_state=opt_state,
@@ -242,7 +242,8 @@ def discriminator_update(discriminator, config, state, real, fake, key, axis_nam
     params, sn_state = discriminator.normalize(d_params, state.sn_state)
     out = losses.wgan_gp_loss(lambda x: score(discriminator, config, params, x), real, fake,
                               penalty_weight=config.penalty_weight,
-                              centring_weight=config.centring_weight, eps=eps)
+                              centring_weight=config.centring_weight, eps=eps,
+                              axis_name=axis_name)
     return out.loss, (out, sn_state)
 
   (_, (out, sn_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.d_params)

@@ -38,17 +38,26 @@ class DiscriminatorLoss(NamedTuple):
 
 
 def wgan_gp_loss(score_fn, real, fake, key=None, penalty_weight=10.0, centring_weight=1.0,
-                 eps=None):
+                 eps=None, axis_name=None):
   """L_D = E[D(fake)] - E[D(real)] + penalty_weight * GP + centring_weight * m^2.
 
   m is the mean of D over real and fake images alike: L_D is unchanged by adding a constant to D,
   and D's output is the agent's reward, so the paper adds a term that keeps it centred on 0.
+
+  Data-parallel (inside shard_map over `axis_name`, each device holding part of the batch): m is
+  the mean over the whole batch, and the local loss's gradient, averaged over devices, is that of
+  the whole batch's loss (m^2 is not linear in the batch, so it is linearised around the global m).
   """
   d_real, d_fake = score_fn(real), score_fn(fake)
   penalty = gradient_penalty(score_fn, real, fake, key, eps)
   mean_score = 0.5 * (jnp.mean(d_real) + jnp.mean(d_fake))
   wasserstein = jnp.mean(d_real) - jnp.mean(d_fake)
-  loss = -wasserstein + penalty_weight * penalty + centring_weight * jnp.square(mean_score)
+  centring = jnp.square(mean_score)
+  if axis_name is not None:
+    global_mean = jax.lax.pmean(jax.lax.stop_gradient(mean_score), axis_name)
+    centring = 2.0 * global_mean * mean_score - jnp.square(global_mean)
+    mean_score = global_mean + (mean_score - jax.lax.stop_gradient(mean_score))
+  loss = -wasserstein + penalty_weight * penalty + centring_weight * centring
   return DiscriminatorLoss(loss, wasserstein, penalty, mean_score)
 
 

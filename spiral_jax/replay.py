@@ -71,5 +71,5 @@ class Replay:
       raise ValueError(f"Replay state does not fit this replay (capacity {self.capacity}, items "
                        f"{self.item_shape}): items {items.shape}, size {size}, next {next_index}.")
     with self._lock:
-      self._items[:size] = items
+      self._items[:len(items)] = items
       self._next, self._size, self._added = next_index, size, int(state["added"])

@@ -165,7 +165,8 @@ class _Loop:
   # Outputs.
 
   def _record(self, metrics, extra):
-    record = {"frames": self.counters["frames"], "updates": self.counters["updates"]}
+    record = {"frames": self.counters["frames"], "updates": self.counters["updates"],
+              "time_s": self.counters["elapsed_s"] + time.monotonic() - self.start}
     record.update({name: float(value) for name, value in metrics.items()})
     record.update(extra)
     curve_value = record.get("l2", record.get("episode_return"))
@@ -254,7 +255,7 @@ class _ThreadedLoop(_Loop):
       step_fn = jax.jit(self.policy.step)
 
     pending = []
-    start = time.monotonic()
+    start = self.start = time.monotonic()
     wait_s = loop_s = 0.0
     self.run_frames = 0
     checkpoint_clock = _Clock(60 * config.get("checkpoint_every_minutes", 10))
@@ -358,11 +359,13 @@ class _AnakinLoop(_Loop):
       host = self._restore({"anakin": runner.host_state(state)})["anakin"]
       state = runner.to_device(host)
     key = jax.random.fold_in(self.base_key, 3)
-    eval_targets = self.images.images[:16] if self.conditional else None
+    start = self.start = time.monotonic()
+    eval_targets = None
+    if self.conditional:
+      eval_targets = self.images.images[np.arange(16) % len(self.images)]
     rollout = jax.jit(lambda params, key: anakin_lib.rollout(
         self.setup.functional_env, self.policy, params, key, 16,
         None if eval_targets is None else jax.numpy.asarray(eval_targets)))
-    start = time.monotonic()
     loop_s = 0.0
     self.run_frames = 0
     checkpoint_clock = _Clock(60 * config.get("checkpoint_every_minutes", 10))

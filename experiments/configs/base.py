@@ -18,6 +18,7 @@ import dataclasses
 
 import ml_collections
 
+from spiral_jax import learner as learner_lib
 from spiral_jax.networks import discriminator as disc_lib
 from spiral_jax.networks import policy as policy_lib
 
@@ -25,8 +26,7 @@ SIZES = ("small", "paper")
 
 
 def _fields(config_object):
-  out = dataclasses.asdict(config_object)
-  return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+  return dataclasses.asdict(config_object)
 
 
 def get_config(size="small"):
@@ -50,18 +50,8 @@ def get_config(size="small"):
   config.policy = _fields(policy_lib.SMALL if small else policy_lib.PAPER)
   config.blind = False
   config.discriminator = _fields(disc_lib.SMALL if small else disc_lib.PAPER)
-  config.learner = ml_collections.ConfigDict({
-      "batch_size": 64,
-      "policy_learning_rate": 4e-4,
-      "entropy_cost": 0.01,
-      "discount": 0.99,
-      "algorithm": "vtrace",
-      "reward": "discriminator",
-      "discriminator": "unconditional",
-      "discriminator_learning_rate": 1e-4,
-      "discriminator_steps": 1,
-      "replay_batches": 20,
-  })
+  # Every LearnerConfig field, at its default (the paper's and SPIRAL++'s settings).
+  config.learner = ml_collections.ConfigDict(_fields(learner_lib.LearnerConfig()))
   config.max_frames = 0
   config.max_updates = 0
   config.max_minutes = 10.0 if small else 0.0
@@ -76,6 +66,6 @@ def get_config(size="small"):
 def small_painting(config, canvas_size=32, grid_size=16, episode_length=10):
   """The small CPU painting set-up: a smaller canvas and grid, fewer brush sizes and steps."""
   config.env.kwargs.update({"canvas_size": canvas_size, "grid_size": grid_size,
-                            "episode_length": episode_length, "brush_sizes": [1.0, 2.0, 3.0],
+                            "episode_length": episode_length, "brush_sizes": (1.0, 2.0, 3.0),
                             "pressure_levels": 4})
   return config

@@ -171,7 +171,8 @@ class _Network(hk.Module):
         x = jax.nn.relu(_upsample(jax.nn.relu(x), c.location_channels))
         size *= 2
       # The last doubling emits the logits directly (one channel, sub-pixel).
-      x = _upsample(x, 1) if size < max(width, height) else hk.Conv2D(1, 3)(x)
+      # A bias shared by every cell would be redundant under the softmax (its gradient is 0).
+      x = _upsample(x, 1) if size < max(width, height) else hk.Conv2D(1, 3, with_bias=False)(x)
       x = x[:, :height, :width, 0]
     return x.reshape(x.shape[0], height * width)
 

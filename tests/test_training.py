@@ -1,0 +1,245 @@
+"""The training system: real short runs on each environment type, exact resume, actor failures,
+checkpoint damage, and bounded memory."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from absl.testing import absltest
+import jax
+import ml_collections
+import numpy as np
+
+from environments import jax_paint
+from environments import libmypaint
+from environments import paint_actions
+from spiral_jax import actor as actor_lib
+from spiral_jax import anakin
+from spiral_jax import checkpoint as checkpoint_lib
+from spiral_jax import metrics as metrics_lib
+from spiral_jax import training
+from spiral_jax.networks import policy as policy_lib
+from tests import squares_env
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PAINT = paint_actions.PaintConfig(canvas_size=16, grid_size=4, grayscale=True, brush_sizes=(2.0,),
+                                  pressure_levels=1, episode_length=2)
+TARGET_ACTIONS = [{"flag": 1, "end": (3, 3), "control": (3, 0), "size": 0, "pressure": 0},
+                  {"flag": 0, "end": (0, 3), "control": (0, 3), "size": 0, "pressure": 0}]
+
+
+def paint_target():
+  """One target image: a stroke the agent can paint exactly."""
+  params = jax_paint.default_params(PAINT)
+  return np.asarray(jax_paint.render_actions(jax_paint.stack_actions(TARGET_ACTIONS, PAINT),
+                                             params))[None]
+
+
+def small_config(**overrides):
+  config = ml_collections.ConfigDict({
+      "seed": 0, "mode": "threaded", "num_actors": 0, "envs_per_actor": 32, "queue_size": 4,
+      "iterations_per_call": 1, "blind": False,
+      "policy": dict(torso_channels=8, first_kernel=4, first_stride=4, num_downsamples=0,
+                     num_res_blocks=0, fc_size=32, lstm_size=32, embed_dim=4, location_channels=4,
+                     location_res_blocks=0),
+      "discriminator": {"channels": [8, 16]},
+      "learner": {"batch_size": 32, "policy_learning_rate": 3e-3, "entropy_cost": 0.01,
+                  "reward": "l2", "discriminator": "conditional", "empty_canvas_cost": 0.2,
+                  "algorithm": "vtrace", "replay_batches": 4},
+      "max_frames": 0, "max_updates": 0, "max_minutes": 0.0, "checkpoint_every_minutes": 0.0,
+      "checkpoint_every_updates": 0, "picture_every_minutes": 0.0, "log_every_updates": 1,
+      "progress": False,
+  })
+  config.update_from_flattened_dict(overrides)
+  return config
+
+
+def paint_setup(functional=True, env="jax"):
+  params = jax_paint.default_params(PAINT)
+  functional_env = anakin.FunctionalEnv(
+      reset=lambda key: jax_paint.reset(key, params),
+      step=lambda key, state, action: jax_paint.step(key, state, action, params),
+      episode_length=PAINT.episode_length) if functional else None
+  factory = {"jax": lambda: jax_paint.JaxPaint.from_config(PAINT),
+             "libmypaint": lambda: libmypaint.LibMyPaint.from_config(PAINT)}[env]
+  return training.Setup(paint_actions.observation_spec(PAINT), paint_actions.action_spec(PAINT),
+                        PAINT.episode_length, paint_target(), factory, functional_env)
+
+
+def squares_setup():
+  env = squares_env.Squares()
+  target = squares_env.Squares()
+  target.reset()
+  target.step({"where": np.array([1, 2]), "colour": 2, "size": 1})
+  target.step({"where": np.array([3, 0]), "colour": 0, "size": 1})
+  image = target.step({"where": np.array([0, 0]), "colour": 1, "size": 0}).observation["canvas"]
+  return training.Setup(env.observation_spec(), env.action_spec(), 3, image[None],
+                        squares_env.Squares)
+
+
+class TrainingRunTest(absltest.TestCase):
+  """Short real runs: the l2 to the target falls on every kind of environment."""
+
+  def _assert_learns(self, config, setup, factor=0.7):
+    workdir = self.create_tempdir().full_path
+    summary = training.run(config, setup, workdir)
+    records = metrics_lib.read_jsonl(os.path.join(workdir, "metrics.jsonl"))
+    l2 = [r["l2"] for r in records]
+    first, last = np.mean(l2[:5]), np.mean(l2[-5:])
+    print(f"l2 {first:.4f} -> {last:.4f} over {summary['updates']} updates")
+    self.assertLess(last, factor * first)
+    for name in ("learning_curve.png", "reconstructions.png", "metrics.csv"):
+      self.assertTrue(os.path.exists(os.path.join(workdir, name)), name)
+    self.assertIsNotNone(checkpoint_lib.Checkpointer(os.path.join(workdir, "checkpoints"))
+                         .latest_step())
+    return summary
+
+  def test_anakin_on_the_jax_renderer(self):
+    self._assert_learns(small_config(mode="anakin", max_updates=150), paint_setup())
+
+  def test_actor_threads_on_libmypaint(self):
+    summary = self._assert_learns(
+        small_config(num_actors=2, envs_per_actor=8, max_updates=120),
+        paint_setup(functional=False, env="libmypaint"))
+    self.assertGreater(summary["learner_wait_fraction"], 0.0)
+
+  def test_actor_threads_on_a_custom_renderer(self):
+    self._assert_learns(small_config(num_actors=2, envs_per_actor=8, max_updates=120,
+                                     **{"learner.empty_canvas_cost": 0.0}), squares_setup())
+
+
+def _params(tree):
+  return [np.asarray(x) for x in jax.tree.leaves(tree)]
+
+
+class ResumeTest(absltest.TestCase):
+  """Train N + M updates == train N, checkpoint, resume, train M (deterministic modes)."""
+
+  def _check(self, config, setup, state_of):
+    straight, split = self.create_tempdir().full_path, self.create_tempdir().full_path
+    config.max_updates = 6
+    training.run(config, setup, straight)
+    config.max_updates = 3
+    training.run(config, setup, split)
+    config.max_updates = 6
+    training.run(config, setup, split, resume=True)
+    restore = lambda d: checkpoint_lib.Checkpointer(os.path.join(d, "checkpoints")).restore(
+        state_of(config, setup))
+    (a, meta_a), (b, meta_b) = restore(straight), restore(split)
+    self.assertEqual(meta_a["counters"]["updates"], 6)
+    self.assertEqual(meta_a["counters"]["frames"], meta_b["counters"]["frames"])
+    for x, y in zip(_params(a), _params(b)):
+      np.testing.assert_array_equal(x, y)
+
+  def test_threaded_mode_without_actor_threads(self):
+    config = small_config(**{"learner.discriminator_steps": 2})
+
+    def like(config, setup):
+      policy, disc, lc = training.build_agent(config, setup)
+      from spiral_jax import learner as learner_lib  # pylint: disable=import-outside-toplevel
+      from spiral_jax import replay as replay_lib  # pylint: disable=import-outside-toplevel
+      state = learner_lib.init(policy, disc, lc, jax.random.PRNGKey(0))
+      replay = replay_lib.Replay(lc.replay_batches * lc.batch_size, (16, 16, 2))
+      return {"learner": state, "replay": replay.state()}
+
+    self._check(config, paint_setup(functional=False), like)
+
+  def test_anakin(self):
+    config = small_config(mode="anakin", **{"learner.reward": "discriminator"})
+
+    def like(config, setup):
+      policy, disc, lc = training.build_agent(config, setup)
+      from spiral_jax import learner as learner_lib  # pylint: disable=import-outside-toplevel
+      runner = anakin.Anakin(setup.functional_env, policy, disc, lc, setup.images)
+      state = runner.init(learner_lib.init(policy, disc, lc, jax.random.PRNGKey(0)))
+      return {"anakin": runner.host_state(state)}
+
+    self._check(config, paint_setup(), like)
+
+
+class _FailingEnv(squares_env.Squares):
+
+  def step(self, action):
+    if self._t == 2:
+      raise RuntimeError("renderer exploded at step 2")
+    return super().step(action)
+
+
+class FaultTest(absltest.TestCase):
+
+  def test_an_actor_exception_stops_the_run_with_its_traceback(self):
+    setup = squares_setup()
+    setup.env_factory = _FailingEnv
+    start = time.monotonic()
+    with self.assertRaisesRegex(actor_lib.ActorError, "(?s)Traceback.*renderer exploded"):
+      training.run(small_config(num_actors=2, envs_per_actor=2, max_updates=10), setup,
+                   self.create_tempdir().full_path)
+    self.assertLess(time.monotonic() - start, 10.0 + 20.0)  # 10 s budget + compilation
+
+  def test_actors_block_on_a_full_queue(self):
+    setup = squares_setup()
+    policy = policy_lib.Policy(setup.observation_spec, setup.action_spec, policy_lib.PolicyConfig(
+        torso_channels=4, first_kernel=4, first_stride=4, num_downsamples=0, num_res_blocks=0,
+        fc_size=8, lstm_size=8, embed_dim=2, location_channels=2, location_res_blocks=0))
+    store = actor_lib.ParamsStore(policy.init(jax.random.PRNGKey(0)))
+    pool = actor_lib.ActorPool(squares_env.Squares, policy, store, num_actors=2, envs_per_actor=2,
+                               key=jax.random.PRNGKey(1), queue_size=3).start()
+    time.sleep(8.0)  # nobody consumes: each actor fills the queue, then waits with one batch
+    self.assertEqual(pool.qsize(), 3)
+    produced = [pool.get(timeout_s=30) for _ in range(3)]
+    self.assertLen(produced, 3)
+    pool.stop()
+
+  def test_a_damaged_checkpoint_gets_one_clear_error(self):
+    workdir = self.create_tempdir().full_path
+    config = small_config(max_updates=2)
+    training.run(config, squares_setup(), workdir)
+    step_dir = os.path.join(workdir, "checkpoints", "2", "state")
+    for root, _, files in os.walk(step_dir):
+      for name in files:
+        with open(os.path.join(root, name), "wb") as f:
+          f.write(b"garbage")
+    config.max_updates = 4
+    with self.assertRaisesRegex(checkpoint_lib.CheckpointError, "cannot be restored.*delete"):
+      training.run(config, squares_setup(), workdir, resume=True)
+
+  def test_kill_minus_9_then_resume(self):
+    workdir = tempfile.mkdtemp()
+    command = [sys.executable, "-m", "experiments.train", f"--workdir={workdir}",
+               "--config.max_minutes=5", "--config.checkpoint_every_updates=2",
+               "--config.checkpoint_every_minutes=0", "--config.progress=False",
+               "--config.learner.batch_size=16", "--config.env.kwargs.canvas_size=16",
+               "--config.env.kwargs.grid_size=4", "--config.env.kwargs.episode_length=2"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    checkpoints = os.path.join(workdir, "checkpoints")
+    try:
+      deadline = time.monotonic() + 240
+      while time.monotonic() < deadline:
+        steps = [d for d in os.listdir(checkpoints) if d.isdigit()] if os.path.isdir(
+            checkpoints) else []
+        if len(steps) >= 2:
+          break
+        time.sleep(0.2)
+      self.assertGreaterEqual(len(steps), 2, "no checkpoints were written")
+      process.send_signal(signal.SIGKILL)
+      process.wait()
+      saved = checkpoint_lib.Checkpointer(checkpoints).latest_step()
+      result = subprocess.run(command[:3] + ["--resume", f"--config.max_updates={saved + 2}"]
+                              + command[3:], cwd=ROOT, capture_output=True, text=True,
+                              timeout=300)
+      self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+      summary = [l for l in result.stdout.splitlines() if l.startswith("{")][-1]
+      self.assertIn(f'"updates": {saved + 2}', summary)
+    finally:
+      if process.poll() is None:
+        process.kill()
+      shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+  absltest.main()
