@@ -36,8 +36,9 @@ config_flags.DEFINE_config_file("config", f"{DEFAULT_CONFIG}:small",
                                 "experiments/configs/mnist_conditional.py:small.")
 flags.DEFINE_string("workdir", "outputs/train", "Where checkpoints, metrics and pictures go.")
 flags.DEFINE_bool("resume", False, "Continue from the newest checkpoint in --workdir.")
-flags.DEFINE_string("data_dir", None, "A directory with the original MNIST IDX files; without "
-                    "it the run uses the 1,000-digit sample shipped with the package.")
+flags.DEFINE_string("data_dir", None, "The dataset's directory (MNIST: the original IDX files; "
+                    "Omniglot, CelebA: the image files). Without it MNIST configs use the "
+                    "1,000-digit sample shipped with the package.")
 flags.DEFINE_string("coordinator_address", None, "host:port of process 0, for multi-host runs.")
 flags.DEFINE_integer("num_processes", 1, "Hosts in a multi-host run.")
 flags.DEFINE_integer("process_id", 0, "This host's index in a multi-host run.")
@@ -76,7 +77,7 @@ def make_setup(config):
     raise ValueError(f"Unknown environment {name!r}: known are 'jax_paint' and 'libmypaint'.")
   data = config.data
   images = images_lib.load(data.name, data.data_dir or None, data.split, canvas_size,
-                           data.limit or None)
+                           data.limit or None, grayscale=channels == 1)
   if images.shape[-1] != channels:
     if images.shape[-1] == 1:
       images = np.repeat(images, channels, axis=-1)
@@ -96,7 +97,8 @@ def main(argv):
     jax.distributed.initialize(FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
   config = FLAGS.config
   if FLAGS.data_dir:
-    config.data.name = "mnist"
+    if config.data.name == "mnist_sample":
+      config.data.name = "mnist"
     config.data.data_dir = FLAGS.data_dir
   setup = make_setup(config)
   logging.info("Training %s on %d %s images, %d device(s), workdir %s", config.env.name,

@@ -79,11 +79,46 @@ def resize(images, size):
   return np.clip(out, 0.0, 1.0)
 
 
-def load(name, data_dir=None, split="train", size=64, limit=None):
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+
+
+def image_folder(data_dir, size, grayscale, limit=None):
+  """Every image file under data_dir (sorted by path), centre-cropped to a square and resized:
+  float32 (N, size, size, 1 or 3) in [0, 1]. Suits Omniglot's PNGs (black ink on white, as the
+  canvas) and CelebA's aligned JPEGs."""
+  if not data_dir or not os.path.isdir(data_dir):
+    raise DataError(f"Image folder {data_dir!r} does not exist: pass the directory that holds "
+                    "the images (searched recursively for " + ", ".join(IMAGE_SUFFIXES) + ").")
+  paths = sorted(os.path.join(root, name) for root, _, names in os.walk(data_dir)
+                 for name in names if name.lower().endswith(IMAGE_SUFFIXES))
+  if not paths:
+    raise DataError(f"No images in {data_dir!r} (looked for {', '.join(IMAGE_SUFFIXES)}).")
+  paths = paths[:limit] if limit else paths
+  out = np.empty((len(paths), size, size, 1 if grayscale else 3), np.float32)
+  for i, path in enumerate(paths):
+    try:
+      with Image.open(path) as image:
+        image = image.convert("L" if grayscale else "RGB")
+    except OSError as e:
+      raise DataError(f"Cannot read image {path}: {e}.") from e
+    w, h = image.size
+    side = min(w, h)
+    image = image.crop(((w - side) // 2, (h - side) // 2, (w - side) // 2 + side,
+                        (h - side) // 2 + side)).resize((size, size), Image.BILINEAR)
+    pixels = np.asarray(image, np.float32) / 255.0
+    out[i] = pixels[..., None] if grayscale else pixels
+  return out
+
+
+def load(name, data_dir=None, split="train", size=64, limit=None, grayscale=True):
   """A named image set at canvas size: float32 (N, size, size, C) in [0, 1], white paper.
 
-  name: "mnist" (the original IDX files in data_dir) or "mnist_sample" (shipped; no data_dir).
+  name: "mnist" (the original IDX files in data_dir), "mnist_sample" (shipped; no data_dir), or
+  "folder" (every image file under data_dir, e.g. Omniglot's PNGs or CelebA's JPEGs; grey when
+  `grayscale`).
   """
+  if name == "folder":
+    return image_folder(data_dir, size, grayscale, limit)
   if name == "mnist_sample":
     raw = mnist_sample()
   elif name == "mnist":
@@ -93,7 +128,7 @@ def load(name, data_dir=None, split="train", size=64, limit=None):
                       "the package.")
     raw = mnist(data_dir, split)
   else:
-    raise DataError(f"Unknown dataset {name!r}: known are 'mnist' and 'mnist_sample'.")
+    raise DataError(f"Unknown dataset {name!r}: known are 'mnist', 'mnist_sample' and 'folder'.")
   if limit:
     raw = raw[:limit]
   return resize(ink_to_canvas(raw), size)

@@ -1,0 +1,124 @@
+"""Experiment configs, the data they load, and the train entry point's wiring."""
+
+import glob
+import os
+
+from absl.testing import absltest
+from absl.testing import parameterized
+import numpy as np
+from PIL import Image, ImageDraw
+
+from experiments import train
+from experiments.configs import base
+from spiral_jax import metrics as metrics_lib
+from spiral_jax import training
+from spiral_jax.data import images as images_lib
+
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          "experiments", "configs")
+CONFIGS = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(CONFIG_DIR, "*.py"))
+                 if not os.path.basename(p).startswith(("_", "base")))
+
+
+def _load_config(name, size):
+  module = __import__(f"experiments.configs.{name}", fromlist=["get_config"])
+  return module.get_config(size)
+
+
+def make_image_folder(directory, count=6, size=(60, 50), colour=False):
+  """Small drawings saved as image files, in nested folders like Omniglot's and CelebA's."""
+  rng = np.random.default_rng(0)
+  for i in range(count):
+    image = Image.new("RGB" if colour else "L", size, "white")
+    draw = ImageDraw.Draw(image)
+    points = [tuple(int(v) for v in rng.integers(0, min(size), 2)) for _ in range(4)]
+    draw.line(points, fill=(200, 30, 30) if colour else 0, width=3)
+    sub = os.path.join(directory, f"group{i % 2}")
+    os.makedirs(sub, exist_ok=True)
+    image.save(os.path.join(sub, f"image{i}.{'jpg' if colour else 'png'}"))
+  return directory
+
+
+class ConfigTest(parameterized.TestCase):
+
+  def test_every_config_file_is_covered(self):
+    self.assertGreaterEqual(len(CONFIGS), 8)
+
+  @parameterized.parameters(*[(name, size) for name in CONFIGS for size in base.SIZES])
+  def test_config_builds_an_agent(self, name, size):
+    config = _load_config(name, size)
+    if config.data.name == "folder":
+      config.data.data_dir = make_image_folder(self.create_tempdir().full_path,
+                                               colour=not config.env.kwargs.grayscale)
+    setup = train.make_setup(config)
+    policy, discriminator, learner_config = training.build_agent(config, setup)
+    canvas = config.env.kwargs.canvas_size
+    self.assertEqual(setup.images.shape[1:3], (canvas, canvas))
+    self.assertEqual(policy.conditional, learner_config.discriminator != "unconditional"
+                     or learner_config.reward == "l2")
+    self.assertEqual(discriminator.image_shape, policy.canvas_shape)
+
+  def test_unknown_size_is_refused(self):
+    with self.assertRaisesRegex(ValueError, "small"):
+      base.get_config("huge")
+
+
+class DataTest(absltest.TestCase):
+
+  def test_shipped_mnist_sample(self):
+    images = images_lib.load("mnist_sample", size=32)
+    self.assertEqual(images.shape, (1000, 32, 32, 1))
+    self.assertAlmostEqual(float(images.max()), 1.0, places=5)  # white paper ...
+    self.assertLess(float(images.min()), 0.05)  # ... and dark ink
+    self.assertGreater(float(np.mean(images)), 0.7)  # mostly paper
+
+  def test_idx_files_and_their_errors(self):
+    directory = self.create_tempdir().full_path
+    raw = np.random.default_rng(0).integers(0, 256, (5, 28, 28), dtype=np.uint8)
+    header = bytes([0, 0, 8, 3]) + b"".join(int(d).to_bytes(4, "big") for d in raw.shape)
+    with open(os.path.join(directory, "train-images-idx3-ubyte"), "wb") as f:
+      f.write(header + raw.tobytes())
+    np.testing.assert_array_equal(images_lib.mnist(directory, "train"), raw)
+    with open(os.path.join(directory, "t10k-images-idx3-ubyte"), "wb") as f:
+      f.write(header + raw.tobytes()[:100])
+    with self.assertRaisesRegex(images_lib.DataError, "truncated"):
+      images_lib.mnist(directory, "test")
+    with self.assertRaisesRegex(images_lib.DataError, "No MNIST train images.*original file"):
+      images_lib.mnist(self.create_tempdir().full_path, "train")
+    with self.assertRaisesRegex(images_lib.DataError, "needs a data directory"):
+      images_lib.load("mnist")
+
+  def test_image_folder(self):
+    directory = make_image_folder(self.create_tempdir().full_path, colour=True)
+    images = images_lib.load("folder", directory, size=16, grayscale=False)
+    self.assertEqual(images.shape, (6, 16, 16, 3))
+    self.assertGreater(float(np.mean(images)), 0.8)
+    reds = images[..., 0] - images[..., 2]
+    self.assertGreater(float(reds.max()), 0.3)  # the red strokes survived the resize
+    with self.assertRaisesRegex(images_lib.DataError, "does not exist"):
+      images_lib.load("folder", os.path.join(directory, "nope"), size=16)
+    with open(os.path.join(directory, "group0", "broken.png"), "wb") as f:
+      f.write(b"not a png")
+    with self.assertRaisesRegex(images_lib.DataError, "Cannot read image.*broken.png"):
+      images_lib.load("folder", directory, size=16)
+
+
+class RunTest(absltest.TestCase):
+
+  def test_colour_folder_config_trains_for_a_few_updates(self):
+    config = _load_config("celeba_conditional", "small")
+    config.data.data_dir = make_image_folder(self.create_tempdir().full_path, colour=True)
+    config.update_from_flattened_dict({"max_minutes": 0.0, "max_updates": 3, "progress": False,
+                                       "log_every_updates": 1, "learner.batch_size": 8,
+                                       "env.kwargs.episode_length": 3})
+    workdir = self.create_tempdir().full_path
+    summary = training.run(config, train.make_setup(config), workdir)
+    self.assertEqual(summary["updates"], 3)
+    records = metrics_lib.read_jsonl(os.path.join(workdir, "metrics.jsonl"))
+    self.assertLen(records, 3)
+    for name in ("l2", "d_loss", "entropy", "frames_per_s"):
+      self.assertTrue(np.isfinite(records[-1][name]), name)
+
+
+if __name__ == "__main__":
+  absltest.main()
