@@ -5,7 +5,9 @@
 
 Each runs for about --seconds (a minute by default) of training after a warm-up that is not
 counted (compilation). Frames/s are measured over the run's metrics records after the warm-up;
-the learner's wait fraction is the share of its loop time spent waiting for trajectories.
+the learner's wait fraction is the share of its loop time spent waiting for trajectories over the
+same window (`learner_wait_fraction_with_startup` also counts the start, when the learner waits for
+the actors' first episodes).
 
   OMP_NUM_THREADS=1 python -m benchmarks.training_throughput [--seconds 60]
 
@@ -31,8 +33,8 @@ from spiral_jax import training
 FLAGS = flags.FLAGS
 flags.DEFINE_float("seconds", 60.0, "Seconds of measured training per mode.")
 flags.DEFINE_float("warmup_seconds", 20.0, "Seconds of training not counted (compilation).")
-flags.DEFINE_integer("num_actors", 2, "Actor threads in the threaded mode.")
-flags.DEFINE_integer("envs_per_actor", 16, "Environments per actor thread.")
+flags.DEFINE_integer("num_actors", None, "Actor threads in the threaded mode (default: config's).")
+flags.DEFINE_integer("envs_per_actor", None, "Environments per actor (default: config's).")
 
 
 def measure(config):
@@ -47,24 +49,30 @@ def measure(config):
   warm = [r for r in records if r["time_s"] >= FLAGS.warmup_seconds] or records[-2:]
   first, last = warm[0], warm[-1]
   fps = (last["frames"] - first["frames"]) / max(last["time_s"] - first["time_s"], 1e-9)
-  return fps, summary
+  wait = None
+  if "learner_wait_s" in last:
+    wait = (last["learner_wait_s"] - first["learner_wait_s"]) / max(
+        last["learner_loop_s"] - first["learner_loop_s"], 1e-9)
+  return fps, wait, summary
 
 
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
   anakin_config = mnist_conditional.get_config("small")
-  anakin_fps, _ = measure(anakin_config)
+  anakin_fps, _, _ = measure(anakin_config)
   threaded_config = mnist_libmypaint.get_config("small")
-  threaded_config.num_actors = FLAGS.num_actors
-  threaded_config.envs_per_actor = FLAGS.envs_per_actor
-  threaded_fps, summary = measure(threaded_config)
+  threaded_config.num_actors = FLAGS.num_actors or threaded_config.num_actors
+  threaded_config.envs_per_actor = FLAGS.envs_per_actor or threaded_config.envs_per_actor
+  threaded_fps, wait, summary = measure(threaded_config)
   result = {
       "anakin_frames_per_s": round(anakin_fps, 1),
       "libmypaint_frames_per_s": round(threaded_fps, 1),
-      "learner_wait_fraction": round(summary["learner_wait_fraction"], 3),
-      "num_actors": FLAGS.num_actors,
-      "envs_per_actor": FLAGS.envs_per_actor,
+      "learner_wait_fraction": round(wait, 3),
+      "learner_wait_fraction_with_startup": round(summary["learner_wait_fraction"], 3),
+      "discriminator_steps": threaded_config.learner.discriminator_steps,
+      "num_actors": threaded_config.num_actors,
+      "envs_per_actor": threaded_config.envs_per_actor,
       "batch_size": anakin_config.learner.batch_size,
       "canvas_size": anakin_config.env.kwargs.canvas_size,
       "episode_length": anakin_config.env.kwargs.episode_length,

@@ -302,6 +302,7 @@ class _ThreadedLoop(_Loop):
         if self.counters["updates"] % self._log_every() == 0:
           record = self._record(jax.device_get(metrics), {
               "frames_per_s": self.run_frames / loop_s, "learner_wait_fraction": wait_s / loop_s,
+              "learner_wait_s": wait_s, "learner_loop_s": loop_s,
               "queue_size": pool.qsize() if pool else 0})
           bar.set_postfix({k: f"{record[k]:.4g}" for k in ("l2", "d_loss", "frames_per_s")
                            if record.get(k) is not None}, refresh=False)
