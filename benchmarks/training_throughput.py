@@ -24,7 +24,7 @@ from absl import flags
 from absl import logging
 import jax
 
-from experiments import train
+from experiments import setups
 from experiments.configs import mnist_conditional
 from experiments.configs import mnist_libmypaint
 from spiral_jax import metrics as metrics_lib
@@ -44,7 +44,7 @@ def measure(config):
   config.picture_every_minutes = 0.0
   config.checkpoint_every_minutes = 0.0
   with tempfile.TemporaryDirectory() as workdir:
-    summary = training.run(config, train.make_setup(config), workdir)
+    summary = training.run(config, setups.make_setup(config), workdir)
     records = metrics_lib.read_jsonl(os.path.join(workdir, "metrics.jsonl"))
   warm = [r for r in records if r["time_s"] >= FLAGS.warmup_seconds] or records[-2:]
   first, last = warm[0], warm[-1]

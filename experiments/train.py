@@ -14,7 +14,6 @@ Several hosts (e.g. a TPU VM pod, or CPU machines): run the same command on ever
 and contributes batch_size / N trajectories to every data-parallel update.
 """
 
-import dataclasses
 import json
 import os
 
@@ -22,12 +21,10 @@ from absl import app
 from absl import flags
 from absl import logging
 import jax
-import numpy as np
 from ml_collections import config_flags
 
-from spiral_jax import anakin
+from experiments import setups
 from spiral_jax import training
-from spiral_jax.data import images as images_lib
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "configs", "mnist_conditional.py")
 FLAGS = flags.FLAGS
@@ -44,51 +41,6 @@ flags.DEFINE_integer("num_processes", 1, "Hosts in a multi-host run.")
 flags.DEFINE_integer("process_id", 0, "This host's index in a multi-host run.")
 
 
-def paint_config(env_config):
-  from environments import paint_actions  # pylint: disable=import-outside-toplevel
-  kwargs = dict(env_config.kwargs)
-  if "brush_sizes" in kwargs:
-    kwargs["brush_sizes"] = tuple(kwargs["brush_sizes"])
-  return paint_actions.PaintConfig(**kwargs)
-
-
-def make_setup(config):
-  """The environment (dm_env factory and, for JAX renderers, the functional env) and data."""
-  name = config.env.name
-  if name in ("jax_paint", "libmypaint"):
-    from environments import jax_paint  # pylint: disable=import-outside-toplevel
-    from environments import libmypaint  # pylint: disable=import-outside-toplevel
-    from environments import paint_actions  # pylint: disable=import-outside-toplevel
-    paint = paint_config(config.env)
-    if name == "jax_paint":
-      params = jax_paint.default_params(paint)
-      functional = anakin.FunctionalEnv(
-          reset=lambda key: jax_paint.reset(key, params),
-          step=lambda key, state, action: jax_paint.step(key, state, action, params),
-          episode_length=paint.episode_length)
-      factory = lambda: jax_paint.JaxPaint.from_config(paint)
-    else:
-      functional = None
-      factory = lambda: libmypaint.LibMyPaint.from_config(paint)
-    observation_spec = paint_actions.observation_spec(paint)
-    action_spec = paint_actions.action_spec(paint)
-    canvas_size, channels, episode_length = paint.canvas_size, paint.channels, paint.episode_length
-  else:
-    raise ValueError(f"Unknown environment {name!r}: known are 'jax_paint' and 'libmypaint'.")
-  data = config.data
-  images = images_lib.load(data.name, data.data_dir or None, data.split, canvas_size,
-                           data.limit or None, grayscale=channels == 1)
-  if images.shape[-1] != channels:
-    if images.shape[-1] == 1:
-      images = np.repeat(images, channels, axis=-1)
-    else:
-      raise ValueError(f"The dataset has {images.shape[-1]} channels, the canvas {channels}: "
-                       "use a colour environment for colour data.")
-  return training.Setup(observation_spec=observation_spec, action_spec=action_spec,
-                        episode_length=episode_length, images=images, env_factory=factory,
-                        functional_env=functional)
-
-
 def main(argv):
   del argv
   if not FLAGS["verbosity"].present:
@@ -100,7 +52,7 @@ def main(argv):
     if config.data.name == "mnist_sample":
       config.data.name = "mnist"
     config.data.data_dir = FLAGS.data_dir
-  setup = make_setup(config)
+  setup = setups.make_setup(config)
   logging.info("Training %s on %d %s images, %d device(s), workdir %s", config.env.name,
                len(setup.images), config.data.name, jax.device_count(), FLAGS.workdir)
   summary = training.run(config, setup, FLAGS.workdir, resume=FLAGS.resume)

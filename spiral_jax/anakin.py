@@ -40,8 +40,9 @@ class AnakinState(NamedTuple):
   iteration: jnp.ndarray  # int32
 
 
-def rollout(env, policy, params, key, batch_size, targets=None):
-  """Runs `batch_size` episodes; returns a time-major Trajectory batch (T, B, ...)."""
+def rollout(env, policy, params, key, batch_size, targets=None, greedy=False):
+  """Runs `batch_size` episodes; returns a time-major Trajectory batch (T, B, ...).
+  greedy: the policy takes its most likely actions instead of sampling."""
   reset_keys = jax.random.split(jax.random.fold_in(key, 0), batch_size)
   env_state, timestep = jax.vmap(env.reset)(reset_keys)
   lstm = policy.initial_state(batch_size)
@@ -53,7 +54,8 @@ def rollout(env, policy, params, key, batch_size, targets=None):
     observation = timestep.observation
     inputs = policy.inputs(observation, prev_action, first, targets)
     step_key = jax.random.fold_in(key, t + 1)
-    actions, output, lstm = policy.step(params, jax.random.fold_in(step_key, 0), inputs, lstm)
+    actions, output, lstm = policy.step(params, jax.random.fold_in(step_key, 0), inputs, lstm,
+                                        greedy)
     env_keys = jax.random.split(jax.random.fold_in(step_key, 1), batch_size)
     env_state, next_timestep = jax.vmap(env.step)(env_keys, env_state, actions)
     record = (observation["canvas"], prev_action, inputs.action_mask, first, actions,

@@ -65,5 +65,20 @@ class Checkpointer:
                             f"configuration ({'; '.join(mismatched[:3])}).")
     return state, dict(restored["meta"])
 
+  def restore_raw(self, step=None):
+    """(state as nested dicts of numpy arrays, meta) without knowing the run's structure: enough
+    to read the policy's parameters (`policy_params`) for evaluation."""
+    step = self.latest_step() if step is None else step
+    if step is None:
+      raise CheckpointError(f"No checkpoint in {self.directory}: train first, or point at the "
+                            "run's workdir.")
+    try:
+      restored = self._manager.restore(step, args=ocp.args.Composite(
+          state=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore()))
+    except Exception as e:  # pylint: disable=broad-except
+      raise CheckpointError(f"Checkpoint {step} in {self.directory} cannot be read "
+                            f"({type(e).__name__}: {str(e)[:300]}).") from e
+    return restored["state"], dict(restored["meta"])
+
   def close(self):
     self._manager.close()

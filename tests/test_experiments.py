@@ -8,8 +8,10 @@ from absl.testing import parameterized
 import numpy as np
 from PIL import Image, ImageDraw
 
-from experiments import train
+from experiments import evaluate
+from experiments import setups
 from experiments.configs import base
+from spiral_jax import evaluation
 from spiral_jax import metrics as metrics_lib
 from spiral_jax import training
 from spiral_jax.data import images as images_lib
@@ -50,7 +52,7 @@ class ConfigTest(parameterized.TestCase):
     if config.data.name == "folder":
       config.data.data_dir = make_image_folder(self.create_tempdir().full_path,
                                                colour=not config.env.kwargs.grayscale)
-    setup = train.make_setup(config)
+    setup = setups.make_setup(config)
     policy, discriminator, learner_config = training.build_agent(config, setup)
     canvas = config.env.kwargs.canvas_size
     self.assertEqual(setup.images.shape[1:3], (canvas, canvas))
@@ -112,7 +114,7 @@ class RunTest(absltest.TestCase):
                                        "log_every_updates": 1, "learner.batch_size": 8,
                                        "env.kwargs.episode_length": 3})
     workdir = self.create_tempdir().full_path
-    summary = training.run(config, train.make_setup(config), workdir)
+    summary = training.run(config, setups.make_setup(config), workdir)
     self.assertEqual(summary["updates"], 3)
     records = metrics_lib.read_jsonl(os.path.join(workdir, "metrics.jsonl"))
     self.assertLen(records, 3)
@@ -122,3 +124,37 @@ class RunTest(absltest.TestCase):
 
 if __name__ == "__main__":
   absltest.main()
+
+
+class EvaluateTest(absltest.TestCase):
+
+  def test_l2_summary(self):
+    targets = np.zeros((4, 2, 2, 1))
+    renders = targets + np.array([0.0, 0.1, 0.2, 0.3])[:, None, None, None]
+    summary = evaluation.l2_summary(renders, targets)
+    per_image = np.array([0.0, 0.01, 0.04, 0.09])
+    self.assertAlmostEqual(summary["l2_mean"], per_image.mean())
+    self.assertAlmostEqual(summary["l2_ci95"], 1.96 * per_image.std(ddof=1) / 2.0)
+    self.assertEqual(summary["num_images"], 4)
+    with self.assertRaisesRegex(ValueError, "differ in shape"):
+      evaluation.l2_summary(renders[:, :1], targets)
+
+  def test_evaluate_a_checkpoint(self):
+    config = _load_config("mnist_conditional", "small")
+    config.update_from_flattened_dict({
+        "max_minutes": 0.0, "max_updates": 2, "progress": False, "learner.batch_size": 8,
+        "env.kwargs.canvas_size": 16, "env.kwargs.grid_size": 4, "env.kwargs.episode_length": 3})
+    workdir = self.create_tempdir().full_path
+    training.run(config, setups.make_setup(config), workdir)
+    greedy, renders, targets = evaluate.evaluate(workdir, num_images=20, batch_size=8)
+    self.assertEqual(greedy["num_images"], 20)
+    self.assertEqual(renders.shape, targets.shape)
+    self.assertAlmostEqual(greedy["l2_mean"], float(np.mean(np.square(renders - targets))),
+                           places=5)
+    self.assertEqual(greedy["checkpoint_updates"], 2)
+    again, _, _ = evaluate.evaluate(workdir, num_images=20, batch_size=8)
+    self.assertEqual(again["l2_mean"], greedy["l2_mean"])  # greedy is deterministic
+    on_libmypaint, _, _ = evaluate.evaluate(workdir, num_images=8, batch_size=8,
+                                            renderer="libmypaint")
+    self.assertEqual(on_libmypaint["renderer"], "libmypaint")
+    self.assertTrue(0.0 < on_libmypaint["l2_mean"] < 1.0)

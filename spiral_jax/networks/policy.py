@@ -176,15 +176,17 @@ class _Network(hk.Module):
       x = x[:, :height, :width, 0]
     return x.reshape(x.shape[0], height * width)
 
-  def _decode(self, z, actions):
-    """Samples (actions None) or scores (actions given) every component in turn."""
+  def _decode(self, z, actions, greedy=False):
+    """Samples (actions None; the most likely value of each when greedy) or scores (actions
+    given) every component in turn."""
     c = self._config
     out_actions, log_prob, entropy = {}, 0.0, 0.0
     for i, comp in enumerate(self._components):
       logits = self._logits(comp, z)
       log_p = jax.nn.log_softmax(logits)
       if actions is None:
-        index = jax.random.categorical(hk.next_rng_key(), logits)
+        index = (jnp.argmax(logits, axis=-1) if greedy
+                 else jax.random.categorical(hk.next_rng_key(), logits))
       else:
         given = actions[comp.name]
         index = specs.location_to_index(given, comp.grid) if comp.is_location else given
@@ -201,7 +203,7 @@ class _Network(hk.Module):
 
   # Entry points.
 
-  def forward(self, inputs, actions, state):
+  def forward(self, inputs, actions, state, greedy=False):
     """(T, B) inputs -> (actions, PolicyOutput of (T, B), state); samples where actions is None."""
     t, b = inputs.first.shape
     flat = jax.tree.map(lambda x: x.reshape((t * b,) + x.shape[2:]), inputs)
@@ -211,7 +213,7 @@ class _Network(hk.Module):
     value = hk.Linear(1, name="value")(z)[:, 0]
     flat_actions = None if actions is None else jax.tree.map(
         lambda x: x.reshape((t * b,) + x.shape[2:]), actions)
-    sampled, log_prob, entropy = self._decode(z, flat_actions)
+    sampled, log_prob, entropy = self._decode(z, flat_actions, greedy)
     unflatten = lambda x: x.reshape((t, b) + x.shape[1:])
     return (jax.tree.map(unflatten, sampled),
             jax.tree.map(unflatten, PolicyOutput(log_prob, entropy, value)), state)
@@ -276,13 +278,16 @@ class Policy:
     _, initial_state = self._transformed.apply
     return initial_state({}, None, batch_size)
 
-  def step(self, params, key, inputs, state):
-    """Samples one action per batch entry: (actions, PolicyOutput of (B,) arrays, new state)."""
+  def step(self, params, key, inputs, state, greedy=False):
+    """Samples one action per batch entry: (actions, PolicyOutput of (B,) arrays, new state).
+
+    greedy: take each component's most likely value (given the ones chosen before it) instead.
+    """
     forward, _ = self._transformed.apply
     add_time = lambda x: None if x is None else x[None]
     inputs = StepInputs(*(jax.tree.map(add_time, field) if field is not None else None
                           for field in inputs))
-    actions, output, state = forward(params, key, inputs, None, state)
+    actions, output, state = forward(params, key, inputs, None, state, greedy)
     drop_time = lambda x: x[0]
     return jax.tree.map(drop_time, actions), jax.tree.map(drop_time, output), state
 

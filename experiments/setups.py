@@ -1,0 +1,55 @@
+"""Wires a run config's environment and dataset to the agent: a `spiral_jax.training.Setup`.
+
+This is the one place that knows both `environments` and `spiral_jax`.
+"""
+
+import numpy as np
+
+from spiral_jax import anakin
+from spiral_jax import training
+from spiral_jax.data import images as images_lib
+
+
+def paint_config(env_config):
+  from environments import paint_actions  # pylint: disable=import-outside-toplevel
+  kwargs = dict(env_config.kwargs)
+  if "brush_sizes" in kwargs:
+    kwargs["brush_sizes"] = tuple(kwargs["brush_sizes"])
+  return paint_actions.PaintConfig(**kwargs)
+
+
+def make_setup(config):
+  """The environment (dm_env factory and, for JAX renderers, the functional env) and data."""
+  name = config.env.name
+  if name in ("jax_paint", "libmypaint"):
+    from environments import jax_paint  # pylint: disable=import-outside-toplevel
+    from environments import libmypaint  # pylint: disable=import-outside-toplevel
+    from environments import paint_actions  # pylint: disable=import-outside-toplevel
+    paint = paint_config(config.env)
+    if name == "jax_paint":
+      params = jax_paint.default_params(paint)
+      functional = anakin.FunctionalEnv(
+          reset=lambda key: jax_paint.reset(key, params),
+          step=lambda key, state, action: jax_paint.step(key, state, action, params),
+          episode_length=paint.episode_length)
+      factory = lambda: jax_paint.JaxPaint.from_config(paint)
+    else:
+      functional = None
+      factory = lambda: libmypaint.LibMyPaint.from_config(paint)
+    observation_spec = paint_actions.observation_spec(paint)
+    action_spec = paint_actions.action_spec(paint)
+    canvas_size, channels, episode_length = paint.canvas_size, paint.channels, paint.episode_length
+  else:
+    raise ValueError(f"Unknown environment {name!r}: known are 'jax_paint' and 'libmypaint'.")
+  data = config.data
+  images = images_lib.load(data.name, data.data_dir or None, data.split, canvas_size,
+                           data.limit or None, grayscale=channels == 1)
+  if images.shape[-1] != channels:
+    if images.shape[-1] == 1:
+      images = np.repeat(images, channels, axis=-1)
+    else:
+      raise ValueError(f"The dataset has {images.shape[-1]} channels, the canvas {channels}: "
+                       "use a colour environment for colour data.")
+  return training.Setup(observation_spec=observation_spec, action_spec=action_spec,
+                        episode_length=episode_length, images=images, env_factory=factory,
+                        functional_env=functional)
