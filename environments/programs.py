@@ -10,6 +10,7 @@ import json
 import os
 import tempfile
 from typing import List
+from xml.sax import saxutils
 
 from environments import paint_actions
 
@@ -47,16 +48,53 @@ class Program:
 
   def save(self, path):
     """Writes the program to `path` atomically."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".program-", suffix=".tmp")
-    try:
-      with os.fdopen(fd, "w") as f:
-        f.write(self.to_json())
-      os.replace(tmp, path)
-    except BaseException:
-      os.unlink(tmp)
-      raise
+    _write_atomically(path, self.to_json())
+
+  def strokes(self):
+    """The painted strokes in order: dicts of start, control, end ((x, y) in canvas pixels),
+    radius (pixels), pressure in (0, 1], rgb in [0, 1] and the action's index."""
+    config = self.config
+    pressures = paint_actions.pressure_levels(config)
+    location = (0, 0)
+    out = []
+    for index, action in enumerate(self.actions):
+      if action["flag"] == paint_actions.PAINT:
+        out.append({"start": paint_actions.grid_to_pixel(location, config),
+                    "control": paint_actions.grid_to_pixel(action["control"], config),
+                    "end": paint_actions.grid_to_pixel(action["end"], config),
+                    "radius": float(config.brush_sizes[action["size"]]),
+                    "pressure": float(pressures[action["pressure"]]),
+                    "rgb": paint_actions.stroke_colour(action, config), "index": index})
+      location = action["end"]
+    return out
+
+  def to_svg(self, size=None, colours=None):
+    """The program as an SVG document: one quadratic Bezier path per painted stroke, its width the
+    brush diameter, its opacity the pressure, its colour the ink (or colours[i] for stroke i, as
+    (r, g, b) in [0, 1], e.g. to show each stroke in its own colour). Coordinates are canvas
+    pixels (the viewBox), drawn at `size` pixels (default: the canvas size)."""
+    w = self.config.canvas_size
+    size = w if size is None else size
+    hex_colour = lambda rgb: "#" + "".join(f"{int(round(255 * min(max(c, 0.0), 1.0))):02x}"
+                                           for c in rgb)
+    lines = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" '
+             f'viewBox="0 0 {w} {w}">',
+             f'<rect x="0" y="0" width="{w}" height="{w}" fill="#ffffff"/>']
+    for i, stroke in enumerate(self.strokes()):
+      (x0, y0), (cx, cy), (x1, y1) = stroke["start"], stroke["control"], stroke["end"]
+      rgb = stroke["rgb"] if colours is None else colours[i % len(colours)]
+      lines.append(
+          f'<path d="M {x0:g} {y0:g} Q {cx:g} {cy:g} {x1:g} {y1:g}" fill="none" '
+          f'stroke="{hex_colour(rgb)}" stroke-width="{2 * stroke["radius"]:g}" '
+          f'stroke-opacity="{stroke["pressure"]:.3g}" stroke-linecap="round" '
+          f'data-action="{stroke["index"]}"/>')
+    lines.append(f"<!-- {saxutils.escape(FORMAT)} -->")
+    lines.append("</svg>")
+    return "\n".join(lines) + "\n"
+
+  def save_svg(self, path, size=None, colours=None):
+    """Writes `to_svg()` to path atomically."""
+    _write_atomically(path, self.to_svg(size, colours))
 
   @classmethod
   def load(cls, path):
@@ -66,3 +104,16 @@ class Program:
       return cls.from_json(text)
     except (ValueError, KeyError, TypeError) as e:
       raise ValueError(f"{path}: {e}") from e
+
+
+def _write_atomically(path, text):
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(dir=directory, prefix=".program-", suffix=".tmp")
+  try:
+    with os.fdopen(fd, "w") as f:
+      f.write(text)
+    os.replace(tmp, path)
+  except BaseException:
+    os.unlink(tmp)
+    raise

@@ -17,11 +17,9 @@ from absl import app
 from absl import flags
 from absl import logging
 import jax
-import ml_collections
 import numpy as np
 
 from experiments import setups
-from spiral_jax import checkpoint as checkpoint_lib
 from spiral_jax import evaluation
 from spiral_jax import learner as learner_lib
 from spiral_jax import pictures
@@ -40,20 +38,10 @@ flags.DEFINE_integer("sampling_seed", 0, "Seed for sampled actions (with --sampl
 flags.DEFINE_string("output", None, "The JSON file (default WORKDIR/evaluation.json).")
 
 
-def load_run(workdir):
-  """(config, policy parameters, checkpoint meta) of a training run's newest checkpoint."""
-  state, meta = checkpoint_lib.Checkpointer(os.path.join(workdir, "checkpoints")).restore_raw()
-  if not meta.get("config"):
-    raise checkpoint_lib.CheckpointError(f"The checkpoint in {workdir} carries no config.")
-  config = ml_collections.ConfigDict(meta["config"])
-  learner = state["anakin"]["learner"] if "anakin" in state else state["learner"]
-  return config, learner["policy_params"], meta
-
-
 def evaluate(workdir, split="test", data_dir=None, num_images=1000, batch_size=64, greedy=True,
              renderer=None, seed=0):
   """Runs the agent on targets; returns (summary dict, renders, targets)."""
-  config, params, meta = load_run(workdir)
+  config, params, meta = setups.load_run(workdir)
   config.data.split = split
   if data_dir:
     if config.data.name == "mnist_sample":

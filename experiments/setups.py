@@ -3,9 +3,13 @@
 This is the one place that knows both `environments` and `spiral_jax`.
 """
 
+import os
+
+import ml_collections
 import numpy as np
 
 from spiral_jax import anakin
+from spiral_jax import checkpoint as checkpoint_lib
 from spiral_jax import training
 from spiral_jax.data import images as images_lib
 
@@ -53,3 +57,13 @@ def make_setup(config):
   return training.Setup(observation_spec=observation_spec, action_spec=action_spec,
                         episode_length=episode_length, images=images, env_factory=factory,
                         functional_env=functional)
+
+
+def load_run(workdir):
+  """(config, policy parameters, checkpoint meta) of a training run's newest checkpoint."""
+  state, meta = checkpoint_lib.Checkpointer(os.path.join(workdir, "checkpoints")).restore_raw()
+  if not meta.get("config"):
+    raise checkpoint_lib.CheckpointError(f"The checkpoint in {workdir} carries no config.")
+  config = ml_collections.ConfigDict(meta["config"])
+  learner = state["anakin"]["learner"] if "anakin" in state else state["learner"]
+  return config, learner["policy_params"], meta

@@ -1,0 +1,34 @@
+"""The `spiral-jax` command: one entry point for the experiment scripts.
+
+  spiral-jax train    [flags of experiments.train]      train an agent
+  spiral-jax evaluate [flags of experiments.evaluate]   l2 of a trained agent on a test split
+  spiral-jax paint    [flags of experiments.paint]      paint your image with a trained agent
+  spiral-jax render   [flags of experiments.render]     re-render a saved program at any size
+  spiral-jax demo     [flags of experiments.demo]       paint scripted and random programs
+
+`spiral-jax COMMAND --help` lists a command's flags.
+"""
+
+import importlib
+import sys
+
+COMMANDS = {"train": "experiments.train", "evaluate": "experiments.evaluate",
+            "paint": "experiments.paint", "render": "experiments.render",
+            "demo": "experiments.demo"}
+
+
+def main(argv=None):
+  argv = list(sys.argv if argv is None else argv)
+  if len(argv) < 2 or argv[1] not in COMMANDS:
+    given = f"Unknown command {argv[1]!r}. " if len(argv) > 1 and not argv[1].startswith(
+        "-") else ""
+    sys.stderr.write(given + __doc__)
+    return 0 if len(argv) > 1 and argv[1] in ("-h", "--help") else 2
+  from absl import app  # pylint: disable=import-outside-toplevel
+  module = importlib.import_module(COMMANDS[argv[1]])
+  app.run(module.main, argv=[f"spiral-jax {argv[1]}"] + argv[2:])
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

@@ -1,0 +1,84 @@
+"""Figures of painting programs (paper Fig. 6): stroke traces and animated episodes.
+
+  stroke_trace(program, target)  input | 64x64 render | 256x256 re-render | each stroke in its
+                                 own colour, as one RGB uint8 image
+  episode_frames(program)        the canvas after each action (the first frame: blank paper)
+  save_gif(frames, path)         an animated GIF, one frame per step
+"""
+
+import colorsys
+import dataclasses
+import os
+
+import numpy as np
+from PIL import Image
+
+from environments import libmypaint
+from environments import paint_actions
+from environments import programs
+from spiral_jax import pictures
+
+
+def stroke_palette(n):
+  """n clearly different colours (evenly spaced hues)."""
+  return [colorsys.hsv_to_rgb(i / max(n, 1), 0.85, 0.9) for i in range(n)]
+
+
+def coloured_strokes(program):
+  """The same program in colour with each painted stroke in its own palette colour (quantised to
+  the colour bins), for a trace of which stroke painted what."""
+  config = dataclasses.replace(program.config, grayscale=False)
+  levels = paint_actions.colour_levels(config)
+  strokes = [i for i, a in enumerate(program.actions) if a["flag"] == paint_actions.PAINT]
+  palette = dict(zip(strokes, stroke_palette(len(strokes))))
+  actions = []
+  for i, action in enumerate(program.actions):
+    action = dict(action)
+    rgb = palette.get(i, (0.0, 0.0, 0.0))
+    for name, value in zip(paint_actions.COLOUR_COMPONENTS, rgb):
+      action[name] = int(np.argmin(np.abs(levels - value)))
+    actions.append(action)
+  return programs.Program(config, actions)
+
+
+def _rgb(image, size):
+  image = pictures.to_uint8(image)
+  if image.shape[0] != size:
+    image = np.asarray(Image.fromarray(image).resize((size, size), Image.NEAREST))
+  return image
+
+
+def stroke_trace(program, target=None, big_size=256, pad=4):
+  """Fig. 6 as one image: [target |] render | re-render at big_size | coloured strokes."""
+  small = libmypaint.render_program(program)
+  big = libmypaint.render_program(program, canvas_size=big_size)
+  trace = libmypaint.render_program(coloured_strokes(program), canvas_size=big_size)
+  panels = ([] if target is None else [target]) + [small, big, trace]
+  panels = [_rgb(p, big_size) for p in panels]
+  gap = np.full((big_size, pad, 3), 255, np.uint8)
+  row = [panels[0]]
+  for panel in panels[1:]:
+    row += [gap, panel]
+  return np.concatenate(row, axis=1)
+
+
+def episode_frames(program, scale=4):
+  """The canvas before any action and after each one, as uint8 RGB frames (scaled up)."""
+  env = libmypaint.LibMyPaint.from_config(program.config)
+  timestep = env.reset()
+  frames = [timestep.observation["canvas"]]
+  for action in program.actions:
+    frames.append(env.step(action).observation["canvas"])
+  env.close()
+  size = program.config.canvas_size * scale
+  return [_rgb(frame, size) for frame in frames]
+
+
+def save_gif(frames, path, frame_ms=250):
+  """An animated GIF (looping), written atomically; the last frame is held for a second."""
+  images = [Image.fromarray(frame) for frame in frames]
+  durations = [frame_ms] * (len(images) - 1) + [1000]
+  tmp = f"{path}.tmp.gif"
+  images[0].save(tmp, save_all=True, append_images=images[1:], duration=durations, loop=0,
+                 optimize=False, disposal=1)
+  os.replace(tmp, path)

@@ -1,0 +1,95 @@
+"""Paints your image with a trained conditional agent: PNG, SVG, GIF and the program.
+
+  python -m experiments.paint --workdir=outputs/train --image=digit.png --out_dir=outputs/paint
+
+The image is converted to the canvas's mode (grey or colour), centre-cropped to a square and
+resized to the canvas. Dark ink on light paper works best (that is what the agent saw). Writes in
+--out_dir: painting.png (the canvas), painting_256.png (the strokes re-rendered at 256x256),
+painting.svg, painting.gif (one frame per step), trace.png (input | render | re-render | each
+stroke in its own colour) and program.json.
+"""
+
+import os
+
+from absl import app
+from absl import flags
+from absl import logging
+import jax
+import numpy as np
+from PIL import Image
+
+from environments import libmypaint
+from environments import programs
+from experiments import figures
+from experiments import setups
+from spiral_jax import evaluation
+from spiral_jax import pictures
+from spiral_jax import training
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", "outputs/train", "The training run's directory.")
+flags.DEFINE_string("image", None, "The image file to paint.")
+flags.DEFINE_string("out_dir", "outputs/paint", "Where the results go.")
+flags.DEFINE_integer("big_size", 256, "Size of the re-render.")
+
+
+def load_image(path, size, channels):
+  """An image file as float32 (size, size, channels) in [0, 1]; one clear error if unreadable."""
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f"No image file at {path!r}.")
+  try:
+    with Image.open(path) as image:
+      image = image.convert("L" if channels == 1 else "RGB")
+  except OSError as e:
+    raise ValueError(f"{path} is not an image Pillow can read ({e}); use PNG or JPEG.") from e
+  w, h = image.size
+  side = min(w, h)
+  image = image.crop(((w - side) // 2, (h - side) // 2, (w - side) // 2 + side,
+                      (h - side) // 2 + side)).resize((size, size), Image.BILINEAR)
+  pixels = np.asarray(image, np.float32) / 255.0
+  return pixels[..., None] if channels == 1 else pixels
+
+
+def paint(workdir, image_path, out_dir, big_size=256):
+  """Paints the image; returns the Program."""
+  config, params, _ = setups.load_run(workdir)
+  if config.env.name not in ("jax_paint", "libmypaint"):
+    raise ValueError(f"The run painted with {config.env.name!r}, not a painting environment.")
+  config.env.name = "libmypaint"
+  paint_config = setups.paint_config(config.env)
+  setup = setups.make_setup(config)
+  policy, _, _ = training.build_agent(config, setup)
+  if not policy.conditional:
+    raise ValueError("This run's agent is unconditional: it cannot paint a given image.")
+  target = load_image(image_path, paint_config.canvas_size, paint_config.channels)
+  renders, actions = evaluation.reconstruct_dm_env(setup.env_factory, policy, params,
+                                                   target[None], jax.random.PRNGKey(0),
+                                                   greedy=True)
+  steps = len(actions[0]["flag"])
+  program = programs.Program(paint_config, [{k: v[t] for k, v in actions[0].items()}
+                                            for t in range(steps)])
+  os.makedirs(out_dir, exist_ok=True)
+  out = lambda name: os.path.join(out_dir, name)
+  pictures.save_png(pictures.to_uint8(renders[0]), out("painting.png"))
+  pictures.save_png(pictures.to_uint8(libmypaint.render_program(program, big_size)),
+                    out("painting_256.png"))
+  program.save(out("program.json"))
+  program.save_svg(out("painting.svg"), size=big_size)
+  figures.save_gif(figures.episode_frames(program), out("painting.gif"))
+  pictures.save_png(figures.stroke_trace(program, target, big_size), out("trace.png"))
+  return program
+
+
+def main(argv):
+  del argv
+  if not FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)
+  if not FLAGS.image:
+    raise app.UsageError("Give the image to paint: --image=PATH.")
+  program = paint(FLAGS.workdir, FLAGS.image, FLAGS.out_dir, FLAGS.big_size)
+  print(f"Painted {FLAGS.image} in {sum(a['flag'] for a in program.actions)} strokes: "
+        f"{FLAGS.out_dir}/painting.png, painting.svg, painting.gif, trace.png, program.json")
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,66 @@
+"""SVG export of painting programs: parse it back and recover the strokes."""
+
+import os
+import xml.etree.ElementTree as ET
+
+from absl.testing import absltest
+import numpy as np
+
+from environments import paint_actions
+from environments import programs
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def random_program(seed=0, steps=12):
+  config = paint_actions.PaintConfig()
+  rng = np.random.default_rng(seed)
+  actions = paint_actions.random_actions(paint_actions.action_spec(config), rng, (steps,))
+  return programs.Program(config, [{k: v[t] for k, v in actions.items()} for t in range(steps)])
+
+
+class SvgTest(absltest.TestCase):
+
+  def test_round_trip(self):
+    program = random_program()
+    path = os.path.join(self.create_tempdir().full_path, "program.svg")
+    program.save_svg(path, size=256)
+    root = ET.parse(path).getroot()
+    self.assertEqual(root.get("width"), "256")
+    self.assertEqual(root.get("viewBox"), "0 0 64 64")
+    paths = root.findall(f"{SVG}path")
+    painted = [i for i, a in enumerate(program.actions) if a["flag"] == paint_actions.PAINT]
+    self.assertLen(paths, len(painted))
+    config = program.config
+    to_grid = lambda x, y: (round(x * config.grid_size / config.canvas_size),
+                            round(y * config.grid_size / config.canvas_size))
+    location = (0, 0)
+    strokes = iter(paths)
+    for index, action in enumerate(program.actions):
+      if action["flag"] == paint_actions.PAINT:
+        element = next(strokes)
+        self.assertEqual(int(element.get("data-action")), index)
+        m, x0, y0, q, cx, cy, x1, y1 = element.get("d").split()
+        self.assertEqual((m, q), ("M", "Q"))
+        self.assertEqual(to_grid(float(x0), float(y0)), tuple(location))
+        self.assertEqual(to_grid(float(cx), float(cy)), tuple(action["control"]))
+        self.assertEqual(to_grid(float(x1), float(y1)), tuple(action["end"]))
+        self.assertEqual(float(element.get("stroke-width")),
+                         2 * config.brush_sizes[action["size"]])
+        self.assertAlmostEqual(float(element.get("stroke-opacity")),
+                               paint_actions.pressure_levels(config)[action["pressure"]],
+                               places=2)
+        rgb = [int(element.get("stroke")[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        np.testing.assert_allclose(rgb, paint_actions.stroke_colour(action, config), atol=0.003)
+      location = action["end"]
+
+  def test_stroke_colours_override_the_ink(self):
+    program = random_program(seed=3)
+    root = ET.fromstring(program.to_svg(colours=[(1.0, 0.0, 0.0), (0.0, 0.0, 1.0)]))
+    colours = [p.get("stroke") for p in root.findall(f"{SVG}path")]
+    self.assertGreater(len(colours), 1)
+    self.assertEqual(colours[:2], ["#ff0000", "#0000ff"])
+
+
+if __name__ == "__main__":
+  absltest.main()
