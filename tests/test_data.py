@@ -1,0 +1,75 @@
+"""The tfds MNIST builder (array_record, no TensorFlow, offline) and the batch pipeline."""
+
+import gzip
+import os
+import shutil
+
+from absl.testing import absltest
+import numpy as np
+from PIL import Image
+
+from spiral_jax.data import images
+from spiral_jax.data import tfds_builders
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED_MNIST = os.environ.get("SPIRAL_MNIST_DIR",
+                              os.path.join(ROOT, "..", "shared", "datasets", "mnist"))
+
+
+class TfdsMnistTest(absltest.TestCase):
+
+  @absltest.skipUnless(os.path.isdir(SHARED_MNIST),
+                       f"the original MNIST files are not at {SHARED_MNIST} (set SPIRAL_MNIST_DIR)")
+  def test_builder_gives_exactly_the_original_images(self):
+    builder = tfds_builders.SpiralMnist(data_dir=self.create_tempdir().full_path)
+    tfds_builders.prepare(builder, SHARED_MNIST)
+    for split, count in (("train", 60000), ("test", 10000)):
+      source = builder.as_data_source(split=split)
+      self.assertLen(source, count)
+      examples = source.__getitems__(list(range(count)))
+      got = np.stack([e["image"] for e in examples])
+      labels = np.array([e["label"] for e in examples])
+      np.testing.assert_array_equal(got, images.mnist(SHARED_MNIST, split))
+      names = tfds_builders.MNIST_FILES[split]
+      np.testing.assert_array_equal(labels, images.read_idx(os.path.join(SHARED_MNIST, names[1])))
+    pipeline = images.SourceImages(builder.as_data_source(split="test"), 64)
+    batch = pipeline.batch(64, counter=3)
+    self.assertEqual(batch.shape, (64, 64, 64, 1))
+    np.testing.assert_array_equal(batch, pipeline.batch(64, counter=3))  # deterministic
+    self.assertFalse(np.array_equal(batch, pipeline.batch(64, counter=4)))
+
+  def test_wrong_files_fail_at_once_without_the_network(self):
+    directory = self.create_tempdir().full_path
+    builder = tfds_builders.SpiralMnist(data_dir=self.create_tempdir().full_path)
+    with self.assertRaisesRegex(images.DataError, "does not exist"):
+      tfds_builders.prepare(builder, os.path.join(directory, "nowhere"))
+    with self.assertRaisesRegex(images.DataError, "train-images-idx3-ubyte.gz is missing"):
+      tfds_builders.check_mnist_dir(directory)
+    for names in tfds_builders.MNIST_FILES.values():
+      for name in names:
+        with gzip.open(os.path.join(directory, name), "wb") as f:
+          f.write(b"\0\0\x08\x01\0\0\0\x01\x07")
+    with self.assertRaisesRegex(images.DataError, "not the original MNIST file"):
+      tfds_builders.prepare(builder, directory)
+
+
+class PipelineTest(absltest.TestCase):
+
+  def test_resize_matches_pillow(self):
+    x = np.random.default_rng(0).uniform(size=(3, 28, 28, 1)).astype(np.float32)
+    for size in (64, 16):
+      expected = np.asarray(Image.fromarray(x[2, :, :, 0], mode="F").resize(
+          (size, size), Image.BILINEAR))
+      np.testing.assert_allclose(images.resize(x, size)[2, :, :, 0], np.clip(expected, 0, 1),
+                                 atol=1e-5)
+
+  def test_source_batches_keep_the_drawn_order(self):
+    source = [{"image": np.full((4, 4), i, np.uint8)} for i in range(50)]
+    pipeline = images.SourceImages(source, 4, seed=1)
+    batch = pipeline.batch(10, counter=0)
+    drawn = np.random.default_rng((1, 0, 0)).integers(0, 50, 10)
+    np.testing.assert_allclose(batch[:, 0, 0, 0], 1.0 - drawn / 255.0, atol=1e-6)
+
+
+if __name__ == "__main__":
+  absltest.main()
