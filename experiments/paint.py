@@ -15,8 +15,6 @@ from absl import app
 from absl import flags
 from absl import logging
 import jax
-import numpy as np
-from PIL import Image
 
 from environments import libmypaint
 from environments import programs
@@ -25,6 +23,7 @@ from experiments import setups
 from spiral_jax import evaluation
 from spiral_jax import pictures
 from spiral_jax import training
+from spiral_jax.data import images as images_lib
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", "outputs/train", "The training run's directory.")
@@ -37,17 +36,7 @@ def load_image(path, size, channels):
   """An image file as float32 (size, size, channels) in [0, 1]; one clear error if unreadable."""
   if not os.path.isfile(path):
     raise FileNotFoundError(f"No image file at {path!r}.")
-  try:
-    with Image.open(path) as image:
-      image = image.convert("L" if channels == 1 else "RGB")
-  except OSError as e:
-    raise ValueError(f"{path} is not an image Pillow can read ({e}); use PNG or JPEG.") from e
-  w, h = image.size
-  side = min(w, h)
-  image = image.crop(((w - side) // 2, (h - side) // 2, (w - side) // 2 + side,
-                      (h - side) // 2 + side)).resize((size, size), Image.BILINEAR)
-  pixels = np.asarray(image, np.float32) / 255.0
-  return pixels[..., None] if channels == 1 else pixels
+  return images_lib.image_folder_image(path, size, channels == 1)
 
 
 def paint(workdir, image_path, out_dir, big_size=256):

@@ -85,7 +85,7 @@ class CliTest(absltest.TestCase):
       f.write("not an image")
     result = spiral_jax("paint", f"--workdir={self.workdir}", f"--image={bad}")
     self.assertNotEqual(result.returncode, 0)
-    self.assertIn("is not an image Pillow can read", result.stderr)
+    self.assertIn("Cannot read image", result.stderr)
 
 
 if __name__ == "__main__":

@@ -73,3 +73,77 @@ class PipelineTest(absltest.TestCase):
 
 if __name__ == "__main__":
   absltest.main()
+
+
+SHARED = os.path.dirname(SHARED_MNIST)
+
+
+@absltest.skipUnless(os.path.isfile(os.path.join(SHARED, "omniglot_background.npz")),
+                     f"the shared Omniglot and CelebA files are not in {SHARED}")
+class FolderBuildersTest(absltest.TestCase):
+  """Omniglot and CelebA builders on small fixtures written from the shared data in the
+  datasets' original layouts (PNG folders, a zip of JPEGs)."""
+
+  def test_omniglot(self):
+    manual = self.create_tempdir().full_path
+    data = np.load(os.path.join(SHARED, "omniglot_background.npz"))
+    alphabets = data["background_alphabets"]
+    chosen = [i for i in range(len(data["background_images"]))
+              if data["background_alphabet_ids"][i] < 2
+              and data["background_character_numbers"][i] <= 2
+              and data["background_drawer_ids"][i] <= 3]
+    for i in chosen:
+      folder = os.path.join(manual, "images_background",
+                            str(alphabets[data["background_alphabet_ids"][i]]),
+                            f"character{data['background_character_numbers'][i]:02d}")
+      os.makedirs(folder, exist_ok=True)
+      Image.fromarray(255 - data["background_images"][i]).save(os.path.join(
+          folder, f"{data['background_character_ids'][i]:04d}_"
+                  f"{data['background_drawer_ids'][i]:02d}.png"))
+    # The same characters again as a zip, standing in for the evaluation split's archive.
+    evaluation = os.path.join(manual, "images_evaluation")
+    shutil.copytree(os.path.join(manual, "images_background"), evaluation)
+    shutil.make_archive(evaluation, "zip", manual, "images_evaluation")
+    shutil.rmtree(evaluation)
+    builder = tfds_builders.SpiralOmniglot(data_dir=self.create_tempdir().full_path)
+    with self.assertRaisesRegex(images.DataError, "is empty.*images_background"):
+      tfds_builders.prepare(builder, self.create_tempdir().full_path)
+    not_omniglot = self.create_tempdir().full_path
+    os.makedirs(os.path.join(not_omniglot, "something_else"))
+    with self.assertRaisesRegex(images.DataError, "No Omniglot images"):
+      tfds_builders.prepare(builder, not_omniglot)
+    tfds_builders.prepare(builder, manual)
+    source = builder.as_data_source(split="background")
+    self.assertLen(source, len(chosen))
+    examples = source.__getitems__(list(range(len(chosen))))
+    by_key = {(e["alphabet_id"], e["character_id"], e["drawer"]) for e in examples}
+    self.assertLen(by_key, len(chosen))
+    first = examples[0]
+    original = [i for i in chosen if data["background_alphabet_ids"][i] == first["alphabet_id"]
+                and data["background_drawer_ids"][i] == first["drawer"]][0]
+    np.testing.assert_array_equal(first["image"], data["background_images"][original])
+    name = first["alphabet"]
+    self.assertEqual(name.decode() if isinstance(name, bytes) else name,
+                     str(alphabets[first["alphabet_id"]]))
+    self.assertLen(builder.as_data_source(split="evaluation"), len(chosen))  # from the zip
+
+  def test_celeba_from_a_zip(self):
+    manual = self.create_tempdir().full_path
+    data = np.load(os.path.join(SHARED, "celeba_first9000.npz"))
+    folder = os.path.join(manual, "img_align_celeba")
+    os.makedirs(folder)
+    offsets = data["jpeg_offsets"]
+    for i in range(5):
+      with open(os.path.join(folder, f"{data['image_ids'][i]:06d}.jpg"), "wb") as f:
+        f.write(data["jpeg_bytes"][offsets[i]:offsets[i + 1]].tobytes())
+    shutil.make_archive(folder, "zip", manual, "img_align_celeba")
+    shutil.rmtree(folder)
+    builder = tfds_builders.SpiralCelebA(data_dir=self.create_tempdir().full_path)
+    tfds_builders.prepare(builder, manual)
+    source = builder.as_data_source(split="train")
+    self.assertLen(source, 5)
+    image = source[0]["image"]
+    self.assertEqual(image.shape, (64, 64, 3))
+    self.assertGreater(float(np.std(image)), 10.0)  # a face, not a blank
+    expected = images.image_folder_image(os.path.join(folder, "000001.jpg"), 64, False)
+    np.testing.assert_allclose(image / 255.0, expected, atol=1 / 255 + 1e-6)

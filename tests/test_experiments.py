@@ -27,21 +27,39 @@ def _load_config(name, size):
   return module.get_config(size)
 
 
-def make_image_folder(directory, count=6, size=(60, 50), colour=False):
-  """Small drawings saved as image files, in nested folders like Omniglot's and CelebA's."""
+def make_image_folder(directory, count=6, size=(60, 50), colour=False, flat=False, prefix=""):
+  """Small drawings saved as image files (in two sub-folders unless flat)."""
   rng = np.random.default_rng(0)
   for i in range(count):
     image = Image.new("RGB" if colour else "L", size, "white")
     draw = ImageDraw.Draw(image)
     points = [tuple(int(v) for v in rng.integers(0, min(size), 2)) for _ in range(4)]
     draw.line(points, fill=(200, 30, 30) if colour else 0, width=3)
-    sub = os.path.join(directory, f"group{i % 2}")
+    sub = directory if flat else os.path.join(directory, f"group{i % 2}")
     os.makedirs(sub, exist_ok=True)
-    image.save(os.path.join(sub, f"image{i}.{'jpg' if colour else 'png'}"))
+    image.save(os.path.join(sub, f"{prefix}{i + 1:02d}.{'jpg' if colour else 'png'}"))
+  return directory
+
+
+def make_dataset_dir(directory, name):
+  """A tiny manual directory in the original layout of Omniglot (PNG folders) or CelebA (JPEGs)."""
+  if name == "omniglot":
+    for alphabet in ("Alpha", "Beta"):
+      make_image_folder(os.path.join(directory, "images_background", alphabet, "character01"),
+                        count=2, size=(105, 105), flat=True, prefix="0001_")
+  elif name == "celeba":
+    make_image_folder(os.path.join(directory, "img_align_celeba"), count=4, size=(89, 109),
+                      colour=True, flat=True)
+  else:
+    make_image_folder(directory)
   return directory
 
 
 class ConfigTest(parameterized.TestCase):
+
+  def setUp(self):
+    super().setUp()
+    os.environ["TFDS_DATA_DIR"] = self.create_tempdir().full_path
 
   def test_every_config_file_is_covered(self):
     self.assertGreaterEqual(len(CONFIGS), 8)
@@ -49,9 +67,8 @@ class ConfigTest(parameterized.TestCase):
   @parameterized.parameters(*[(name, size) for name in CONFIGS for size in base.SIZES])
   def test_config_builds_an_agent(self, name, size):
     config = _load_config(name, size)
-    if config.data.name == "folder":
-      config.data.data_dir = make_image_folder(self.create_tempdir().full_path,
-                                               colour=not config.env.kwargs.grayscale)
+    if config.data.name in ("omniglot", "celeba", "folder"):
+      config.data.data_dir = make_dataset_dir(self.create_tempdir().full_path, config.data.name)
     setup = setups.make_setup(config)
     policy, discriminator, learner_config = training.build_agent(config, setup)
     canvas = config.env.kwargs.canvas_size
@@ -108,8 +125,9 @@ class DataTest(absltest.TestCase):
 class RunTest(absltest.TestCase):
 
   def test_colour_folder_config_trains_for_a_few_updates(self):
+    os.environ["TFDS_DATA_DIR"] = self.create_tempdir().full_path
     config = _load_config("celeba_conditional", "small")
-    config.data.data_dir = make_image_folder(self.create_tempdir().full_path, colour=True)
+    config.data.data_dir = make_dataset_dir(self.create_tempdir().full_path, "celeba")
     config.update_from_flattened_dict({"max_minutes": 0.0, "max_updates": 3, "progress": False,
                                        "log_every_updates": 1, "learner.batch_size": 8,
                                        "env.kwargs.episode_length": 3})

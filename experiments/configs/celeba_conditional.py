@@ -1,7 +1,7 @@
 """CelebA, conditional (paper section 4.5): reconstruct faces in colour, 20 steps, with the
 earth mover's distance between colour histograms as an extra penalty.
 
-Data: a directory of CelebA's aligned JPEGs (img_align_celeba/), via --data_dir; images are
+Data: a directory holding img_align_celeba/ (or its zip), via --data_dir; images are
 centre-cropped and resized to the canvas.
 """
 
@@ -10,7 +10,7 @@ from experiments.configs import base
 
 def get_config(size="small"):
   config = base.get_config(size)
-  config.data.name = "folder"
+  config.data.name = "celeba"
   config.env.kwargs.grayscale = False
   config.learner.discriminator = "conditional"
   config.learner.colour_histogram_weight = 1.0

@@ -106,29 +106,38 @@ def image_folder(data_dir, size, grayscale, limit=None):
   paths = paths[:limit] if limit else paths
   out = np.empty((len(paths), size, size, 1 if grayscale else 3), np.float32)
   for i, path in enumerate(paths):
-    try:
-      with Image.open(path) as image:
-        image = image.convert("L" if grayscale else "RGB")
-    except OSError as e:
-      raise DataError(f"Cannot read image {path}: {e}.") from e
-    w, h = image.size
-    side = min(w, h)
-    image = image.crop(((w - side) // 2, (h - side) // 2, (w - side) // 2 + side,
-                        (h - side) // 2 + side)).resize((size, size), Image.BILINEAR)
-    pixels = np.asarray(image, np.float32) / 255.0
-    out[i] = pixels[..., None] if grayscale else pixels
+    out[i] = image_folder_image(path, size, grayscale)
   return out
+
+
+def image_folder_image(path, size, grayscale):
+  """One image file, centre-cropped to a square and resized: float32 (size, size, 1 or 3)."""
+  try:
+    with Image.open(path) as image:
+      image = image.convert("L" if grayscale else "RGB")
+  except OSError as e:
+    raise DataError(f"Cannot read image {path}: {e}.") from e
+  w, h = image.size
+  side = min(w, h)
+  image = image.crop(((w - side) // 2, (h - side) // 2, (w - side) // 2 + side,
+                      (h - side) // 2 + side)).resize((size, size), Image.BILINEAR)
+  pixels = np.asarray(image, np.float32) / 255.0
+  return pixels[..., None] if grayscale else pixels
 
 
 def load(name, data_dir=None, split="train", size=64, limit=None, grayscale=True):
   """A named image set at canvas size: float32 (N, size, size, C) in [0, 1], white paper.
 
-  name: "mnist" (the original IDX files in data_dir), "mnist_sample" (shipped; no data_dir), or
-  "folder" (every image file under data_dir, e.g. Omniglot's PNGs or CelebA's JPEGs; grey when
-  `grayscale`).
+  name: "mnist" (the original IDX files in data_dir), "mnist_sample" (shipped; no data_dir),
+  "omniglot" / "celeba" (built once with tensorflow-datasets from the original files in data_dir,
+  see `spiral_jax.data.tfds_builders`; splits background / evaluation, and train), or "folder"
+  (every image file under data_dir; grey when `grayscale`).
   """
   if name == "folder":
     return image_folder(data_dir, size, grayscale, limit)
+  if name in ("omniglot", "celeba"):
+    from spiral_jax.data import tfds_builders  # pylint: disable=import-outside-toplevel
+    return tfds_builders.load_images(name, data_dir, split, size, grayscale, limit)
   if name == "mnist_sample":
     raw = mnist_sample()
   elif name == "mnist":
@@ -138,7 +147,8 @@ def load(name, data_dir=None, split="train", size=64, limit=None, grayscale=True
                       "the package.")
     raw = mnist(data_dir, split)
   else:
-    raise DataError(f"Unknown dataset {name!r}: known are 'mnist', 'mnist_sample' and 'folder'.")
+    raise DataError(f"Unknown dataset {name!r}: known are 'mnist', 'mnist_sample', 'omniglot', "
+                    "'celeba' and 'folder'.")
   if limit:
     raw = raw[:limit]
   return resize(ink_to_canvas(raw), size)

@@ -109,6 +109,161 @@ def prepare(builder, manual_dir):
   if not manual_dir or not os.path.isdir(manual_dir):
     raise images_lib.DataError(f"Data directory {manual_dir!r} does not exist: "
                                f"{builder.MANUAL_DOWNLOAD_INSTRUCTIONS}")
+  if not os.listdir(manual_dir):
+    raise images_lib.DataError(f"Data directory {manual_dir!r} is empty: "
+                               f"{builder.MANUAL_DOWNLOAD_INSTRUCTIONS}")
   config = tfds.download.DownloadConfig(manual_dir=manual_dir, try_download_gcs=False)
   builder.download_and_prepare(download_config=config)
   return builder
+
+
+# Omniglot and CelebA: from the original image files in a directory.
+
+OMNIGLOT_SPLITS = {"background": "images_background", "evaluation": "images_evaluation"}
+
+
+def _extracted(manual_dir, name):
+  """manual_dir/name, extracting manual_dir/name.zip there first if only the archive exists."""
+  folder = os.path.join(manual_dir, name)
+  archive = folder + ".zip"
+  if not os.path.isdir(folder) and os.path.isfile(archive):
+    import zipfile  # pylint: disable=import-outside-toplevel
+    try:
+      with zipfile.ZipFile(archive) as z:
+        z.extractall(manual_dir)
+    except zipfile.BadZipFile as e:
+      raise images_lib.DataError(f"{archive} is not a readable zip archive ({e}).") from e
+  return folder
+
+
+def _read_grey(path):
+  from PIL import Image  # pylint: disable=import-outside-toplevel
+  try:
+    with Image.open(path) as image:
+      return np.asarray(image.convert("L"))
+  except OSError as e:
+    raise images_lib.DataError(f"Cannot read image {path}: {e}.") from e
+
+
+class SpiralOmniglot(tfds.core.GeneratorBasedBuilder):
+  """Omniglot from its original PNGs: splits "background" and "evaluation", each example with
+  its alphabet, character and drawer. Images are (105, 105) uint8 with 255 = ink (the inverse of
+  the PNGs, like MNIST)."""
+
+  VERSION = tfds.core.Version("1.0.0")
+  RELEASE_NOTES = {"1.0.0": "Omniglot from the original PNG folders or zips."}
+  MANUAL_DOWNLOAD_INSTRUCTIONS = (
+      "Put images_background/ and/or images_evaluation/ (or their .zip archives) from "
+      "https://github.com/brendenlake/omniglot in the manual directory; each holds "
+      "<alphabet>/character<NN>/<id>_<drawer>.png.")
+
+  def __init__(self, **kwargs):
+    kwargs.setdefault("file_format", "array_record")
+    super().__init__(**kwargs)
+
+  def _info(self):
+    return self.dataset_info_from_configs(
+        features=tfds.features.FeaturesDict({
+            "image": tfds.features.Tensor(shape=(105, 105), dtype=np.uint8),
+            "alphabet": tfds.features.Text(),
+            "alphabet_id": np.int32,
+            "character_id": np.int32,
+            "drawer": np.int32,
+        }),
+        disable_shuffling=True,
+        homepage="https://github.com/brendenlake/omniglot", license="MIT")
+
+  def _split_generators(self, dl_manager):
+    manual_dir = os.fspath(dl_manager.manual_dir)
+    splits = {}
+    for split, name in OMNIGLOT_SPLITS.items():
+      folder = _extracted(manual_dir, name)
+      if os.path.isdir(folder):
+        splits[split] = self._generate_examples(folder)
+    if not splits:
+      raise images_lib.DataError(f"No Omniglot images in {manual_dir!r}: "
+                                 f"{self.MANUAL_DOWNLOAD_INSTRUCTIONS}")
+    return splits
+
+  def _generate_examples(self, folder):
+    alphabets = sorted(d for d in os.listdir(folder) if os.path.isdir(os.path.join(folder, d)))
+    character_id = 0
+    for alphabet_id, alphabet in enumerate(alphabets):
+      root = os.path.join(folder, alphabet)
+      for character in sorted(os.listdir(root)):
+        for name in sorted(os.listdir(os.path.join(root, character))):
+          if not name.endswith(".png"):
+            continue
+          path = os.path.join(root, character, name)
+          image = _read_grey(path)
+          if image.shape != (105, 105):
+            raise images_lib.DataError(f"{path} is {image.shape}, not a 105x105 Omniglot image.")
+          drawer = int(os.path.splitext(name)[0].split("_")[-1])
+          yield f"{alphabet}/{character}/{name}", {
+              "image": 255 - image, "alphabet": alphabet, "alphabet_id": alphabet_id,
+              "character_id": character_id, "drawer": drawer}
+        character_id += 1
+
+
+class SpiralCelebA(tfds.core.GeneratorBasedBuilder):
+  """CelebA's aligned faces from the JPEGs (img_align_celeba/ or img_align_celeba.zip),
+  centre-cropped to a square and resized to 64x64 RGB uint8; one split, "train"."""
+
+  VERSION = tfds.core.Version("1.0.0")
+  RELEASE_NOTES = {"1.0.0": "CelebA aligned JPEGs, centre crop, 64x64."}
+  MANUAL_DOWNLOAD_INSTRUCTIONS = ("Put img_align_celeba/ (the aligned JPEGs) or "
+                                  "img_align_celeba.zip in the manual directory.")
+  SIZE = 64
+
+  def __init__(self, **kwargs):
+    kwargs.setdefault("file_format", "array_record")
+    super().__init__(**kwargs)
+
+  def _info(self):
+    return self.dataset_info_from_configs(
+        features=tfds.features.FeaturesDict({
+            "image": tfds.features.Tensor(shape=(self.SIZE, self.SIZE, 3), dtype=np.uint8),
+            "name": tfds.features.Text(),
+        }),
+        disable_shuffling=True,
+        homepage="https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html",
+        license="non-commercial research use only")
+
+  def _split_generators(self, dl_manager):
+    folder = _extracted(os.fspath(dl_manager.manual_dir), "img_align_celeba")
+    if not os.path.isdir(folder):
+      raise images_lib.DataError(f"No CelebA images in {os.fspath(dl_manager.manual_dir)!r}: "
+                                 f"{self.MANUAL_DOWNLOAD_INSTRUCTIONS}")
+    return {"train": self._generate_examples(folder)}
+
+  def _generate_examples(self, folder):
+    names = sorted(n for n in os.listdir(folder) if n.lower().endswith((".jpg", ".jpeg", ".png")))
+    for name in names:
+      image = images_lib.image_folder_image(os.path.join(folder, name), self.SIZE, False)
+      yield name, {"image": np.round(image * 255).astype(np.uint8), "name": name}
+
+
+BUILDERS = {"mnist": SpiralMnist, "omniglot": SpiralOmniglot, "celeba": SpiralCelebA}
+
+
+def load_images(name, manual_dir, split, size, grayscale, limit=None):
+  """A whole split at canvas size (float32, white paper), building the dataset on first use in
+  $TFDS_DATA_DIR (default ~/tensorflow_datasets)."""
+  data_dir = os.environ.get("TFDS_DATA_DIR", os.path.expanduser("~/tensorflow_datasets"))
+  builder = BUILDERS[name](data_dir=data_dir)
+  prepare(builder, manual_dir)
+  if split not in builder.info.splits:
+    raise images_lib.DataError(f"{name} has splits {sorted(builder.info.splits)}, not {split!r}.")
+  source = builder.as_data_source(split=split)
+  count = len(source) if not limit else min(limit, len(source))
+  raw = np.stack([e["image"] for e in source.__getitems__(list(range(count)))])
+  if raw.ndim == 3:  # grey, 255 = ink
+    canvas = images_lib.ink_to_canvas(raw)
+  else:
+    canvas = raw.astype(np.float32) / 255.0
+  canvas = images_lib.resize(canvas, size)
+  if grayscale and canvas.shape[-1] == 3:
+    canvas = canvas @ np.array([0.299, 0.587, 0.114], np.float32)[:, None]
+  elif not grayscale and canvas.shape[-1] == 1:
+    canvas = np.repeat(canvas, 3, axis=-1)
+  return canvas
