@@ -5,6 +5,7 @@
   spiral-jax paint    [flags of experiments.paint]      paint your image with a trained agent
   spiral-jax render   [flags of experiments.render]     re-render a saved program at any size
   spiral-jax demo     [flags of experiments.demo]       paint scripted and random programs
+  spiral-jax figures  [flags of experiments.figures]    l2 against frames for several runs
 
 `spiral-jax COMMAND --help` lists a command's flags.
 """
@@ -14,7 +15,7 @@ import sys
 
 COMMANDS = {"train": "experiments.train", "evaluate": "experiments.evaluate",
             "paint": "experiments.paint", "render": "experiments.render",
-            "demo": "experiments.demo"}
+            "demo": "experiments.demo", "figures": "experiments.figures"}
 
 
 def main(argv=None):

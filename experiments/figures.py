@@ -4,6 +4,9 @@
                                  own colour, as one RGB uint8 image
   episode_frames(program)        the canvas after each action (the first frame: blank paper)
   save_gif(frames, path)         an animated GIF, one frame per step
+  compare_runs(workdirs, path)   l2 against frames for several training runs (paper Fig. 8)
+
+  python -m experiments.figures --compare=runs/d_reward,runs/l2_reward --out=fig8.png
 """
 
 import colorsys
@@ -13,10 +16,19 @@ import os
 import numpy as np
 from PIL import Image
 
+from absl import app
+from absl import flags
+
 from environments import libmypaint
 from environments import paint_actions
 from environments import programs
+from spiral_jax import metrics as metrics_lib
 from spiral_jax import pictures
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("compare", None, "Training run directories whose curves to plot together.")
+flags.DEFINE_string("metric", "l2", "The metric to plot against frames.")
+flags.DEFINE_string("out", "curves.png", "The PNG to write.")
 
 
 def stroke_palette(n):
@@ -82,3 +94,31 @@ def save_gif(frames, path, frame_ms=250):
   images[0].save(tmp, save_all=True, append_images=images[1:], duration=durations, loop=0,
                  optimize=False, disposal=1)
   os.replace(tmp, path)
+
+
+def compare_runs(workdirs, path, metric="l2", labels=None):
+  """One PNG of `metric` against frames for each run (its metrics.jsonl)."""
+  series = {}
+  for i, workdir in enumerate(workdirs):
+    metrics_path = os.path.join(workdir, "metrics.jsonl")
+    if not os.path.exists(metrics_path):
+      raise FileNotFoundError(f"{workdir} has no metrics.jsonl: is it a training run's workdir?")
+    records = [r for r in metrics_lib.read_jsonl(metrics_path) if r.get(metric) is not None]
+    if not records:
+      raise ValueError(f"{metrics_path} has no {metric!r} values.")
+    label = labels[i] if labels else os.path.basename(os.path.normpath(workdir))
+    series[label] = ([r["frames"] for r in records], [r[metric] for r in records])
+  pictures.learning_curves(series, path, title=f"{metric} against frames", y_label=metric)
+  return series
+
+
+def main(argv):
+  del argv
+  if not FLAGS.compare:
+    raise app.UsageError("Give the runs to compare: --compare=DIR1,DIR2.")
+  compare_runs(FLAGS.compare, FLAGS.out, FLAGS.metric)
+  print(f"Wrote {FLAGS.out}")
+
+
+if __name__ == "__main__":
+  app.run(main)

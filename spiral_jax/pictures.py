@@ -43,11 +43,22 @@ def save_png(image, path):
   os.replace(tmp, path)
 
 
+COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
+           (140, 86, 75)]
+
+
 def learning_curve(xs, ys, path, title="", x_label="frames", y_label="", size=(640, 400)):
   """A line plot of ys against xs, with labelled axes, as a PNG."""
-  xs, ys = np.asarray(xs, np.float64), np.asarray(ys, np.float64)
-  keep = np.isfinite(xs) & np.isfinite(ys)
-  xs, ys = xs[keep], ys[keep]
+  learning_curves({"": (xs, ys)}, path, title, x_label, y_label, size)
+
+
+def learning_curves(series, path, title="", x_label="frames", y_label="", size=(640, 400)):
+  """Several runs' curves on shared axes (paper Fig. 8): series maps a label to (xs, ys)."""
+  clean = {}
+  for label, (xs, ys) in series.items():
+    xs, ys = np.asarray(xs, np.float64), np.asarray(ys, np.float64)
+    keep = np.isfinite(xs) & np.isfinite(ys)
+    clean[label] = (xs[keep], ys[keep])
   width, height = size
   image = Image.new("RGB", size, "white")
   draw = ImageDraw.Draw(image)
@@ -56,9 +67,11 @@ def learning_curve(xs, ys, path, title="", x_label="frames", y_label="", size=(6
   draw.text((left, 8), title, fill="black")
   draw.text(((left + width - right) // 2 - 20, height - 20), x_label, fill="black")
   draw.text((5, top - 22), y_label, fill="black")
-  if len(xs):
-    x0, x1 = float(xs.min()), float(max(xs.max(), xs.min() + 1e-9))
-    y0, y1 = float(min(ys.min(), 0.0)), float(ys.max()) * 1.05 + 1e-9
+  all_x = np.concatenate([xs for xs, _ in clean.values()] + [np.zeros(0)])
+  all_y = np.concatenate([ys for _, ys in clean.values()] + [np.zeros(0)])
+  if len(all_x):
+    x0, x1 = float(all_x.min()), float(max(all_x.max(), all_x.min() + 1e-9))
+    y0, y1 = float(min(all_y.min(), 0.0)), float(all_y.max()) * 1.05 + 1e-9
     to_px = lambda x, y: (left + (x - x0) / (x1 - x0) * (width - left - right),
                           height - bottom - (y - y0) / (y1 - y0) * (height - top - bottom))
     for i in range(5):
@@ -70,12 +83,18 @@ def learning_curve(xs, ys, path, title="", x_label="frames", y_label="", size=(6
       px, _ = to_px(x, y0)
       draw.line([px, height - bottom, px, height - bottom + 4], fill="black")
       draw.text((px - 15, height - bottom + 8), f"{x:.3g}", fill="black")
-    points = [to_px(x, y) for x, y in zip(xs, ys)]
-    if len(points) > 1:
-      draw.line(points, fill=(31, 119, 180), width=2)
-    else:
-      draw.ellipse([points[0][0] - 2, points[0][1] - 2, points[0][0] + 2, points[0][1] + 2],
-                   fill=(31, 119, 180))
+    for k, (label, (xs, ys)) in enumerate(clean.items()):
+      colour = COLOURS[k % len(COLOURS)]
+      points = [to_px(x, y) for x, y in zip(xs, ys)]
+      if len(points) > 1:
+        draw.line(points, fill=colour, width=2)
+      elif points:
+        draw.ellipse([points[0][0] - 2, points[0][1] - 2, points[0][0] + 2, points[0][1] + 2],
+                     fill=colour)
+      if label:
+        draw.line([width - right - 150, top + 12 + 14 * k, width - right - 130, top + 12 + 14 * k],
+                  fill=colour, width=2)
+        draw.text((width - right - 125, top + 6 + 14 * k), label, fill="black")
   tmp = f"{path}.tmp.png"
   image.save(tmp)
   os.replace(tmp, path)

@@ -32,7 +32,12 @@ class TfdsMnistTest(absltest.TestCase):
       np.testing.assert_array_equal(got, images.mnist(SHARED_MNIST, split))
       names = tfds_builders.MNIST_FILES[split]
       np.testing.assert_array_equal(labels, images.read_idx(os.path.join(SHARED_MNIST, names[1])))
-    pipeline = images.SourceImages(builder.as_data_source(split="test"), 64)
+    source = builder.as_data_source(split="test")
+    pipeline = images.SourceImages(source, 64)
+    self.assertIsNotNone(pipeline._fast)  # pylint: disable=protected-access
+    picked = [5, 17, 9999]
+    np.testing.assert_array_equal(pipeline._read(picked),  # pylint: disable=protected-access
+                                  np.stack([e["image"] for e in source.__getitems__(picked)]))
     batch = pipeline.batch(64, counter=3)
     self.assertEqual(batch.shape, (64, 64, 64, 1))
     np.testing.assert_array_equal(batch, pipeline.batch(64, counter=3))  # deterministic

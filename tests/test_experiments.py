@@ -9,10 +9,12 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from experiments import evaluate
+from experiments import figures
 from experiments import setups
 from experiments.configs import base
 from spiral_jax import evaluation
 from spiral_jax import metrics as metrics_lib
+from spiral_jax import pictures
 from spiral_jax import training
 from spiral_jax.data import images as images_lib
 
@@ -176,3 +178,26 @@ class EvaluateTest(absltest.TestCase):
                                             renderer="libmypaint")
     self.assertEqual(on_libmypaint["renderer"], "libmypaint")
     self.assertTrue(0.0 < on_libmypaint["l2_mean"] < 1.0)
+
+
+class FiguresTest(absltest.TestCase):
+
+  def test_compare_runs(self):
+    runs = []
+    for name, slope in (("d_reward", 0.02), ("l2_reward", 0.01)):
+      workdir = os.path.join(self.create_tempdir().full_path, name)
+      writer = metrics_lib.MetricsWriter(workdir, tensorboard=False)
+      for frames in range(0, 1000, 100):
+        writer.write({"frames": frames, "l2": 0.3 - slope * frames / 100})
+      writer.close()
+      runs.append(workdir)
+    path = os.path.join(self.create_tempdir().full_path, "fig8.png")
+    series = figures.compare_runs(runs, path)
+    self.assertEqual(sorted(series), ["d_reward", "l2_reward"])
+    self.assertAlmostEqual(series["d_reward"][1][-1], 0.3 - 0.02 * 9)
+    with Image.open(path) as image:
+      pixels = np.asarray(image)
+    for colour in pictures.COLOURS[:2]:  # both curves were drawn
+      self.assertTrue(np.any(np.all(pixels == colour, axis=-1)))
+    with self.assertRaisesRegex(FileNotFoundError, "no metrics.jsonl"):
+      figures.compare_runs([self.create_tempdir().full_path], path)

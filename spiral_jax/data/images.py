@@ -164,6 +164,15 @@ class SourceImages:
   def __init__(self, source, size, key="image", bright_ink=True, seed=0):
     self.source, self.size, self.key, self.bright_ink, self.seed = (
         source, size, key, bright_ink, seed)
+    self._fast = _raw_tensor_reader(source, key)
+
+  def _read(self, indices):
+    """The `key` arrays of the examples at indices, stacked."""
+    if self._fast is not None:
+      return self._fast(indices)
+    get = getattr(self.source, "__getitems__", None)
+    examples = get(indices) if get else [self.source[i] for i in indices]
+    return np.stack([np.asarray(e[self.key]) for e in examples])
 
   def __len__(self):
     return len(self.source)
@@ -172,15 +181,40 @@ class SourceImages:
     rng = np.random.default_rng((self.seed, stream, counter))
     index = rng.integers(0, len(self.source), n)
     order = np.argsort(index, kind="stable")  # reading in file order is faster
-    get = getattr(self.source, "__getitems__", None)
     wanted = index[order].tolist()
-    examples = get(wanted) if get else [self.source[i] for i in wanted]
-    raw = np.empty((n,) + np.shape(examples[0][self.key]), np.asarray(examples[0][self.key]).dtype)
-    raw[order] = np.stack([np.asarray(e[self.key]) for e in examples])
+    raw = self._read(wanted)
+    raw[order] = raw.copy()
     if self.bright_ink:
       return resize(ink_to_canvas(raw), self.size)
     raw = raw.astype(np.float32) / 255.0
     return resize(raw if raw.ndim == 4 else raw[..., None], self.size)
+
+
+def _raw_tensor_reader(source, key):
+  """A fast reader for a tfds array_record data source whose `key` feature is a bytes-encoded
+  Tensor (as `spiral_jax.data.tfds_builders` writes them): it parses each record's tf.Example
+  once with the C protobuf parser and views the bytes as the array, instead of tfds' general
+  per-feature decoding (~4x faster). None when the source is anything else."""
+  try:
+    import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
+    from tensorflow_datasets.proto import tf_example_generated_pb2  # pylint: disable=import-outside-toplevel
+    feature = source.dataset_info.features[key]
+    raw_source = source.data_source
+    if not (isinstance(feature, tfds.features.Tensor)
+            # tfds has no public accessor for a Tensor's encoding (get_serialized_info needs
+            # TensorFlow); without it the general path below is taken.
+            and getattr(feature, "_encoding", None) == tfds.features.Encoding.BYTES):
+      return None
+    dtype, shape = np.dtype(feature.np_dtype), tuple(feature.shape)
+  except (ImportError, AttributeError, KeyError, TypeError):
+    return None
+  parse = tf_example_generated_pb2.Example.FromString
+
+  def read(indices):
+    records = raw_source.__getitems__(indices)
+    return np.stack([np.frombuffer(parse(r).features.feature[key].bytes_list.value[0],
+                                   dtype).reshape(shape) for r in records])
+  return read
 
 
 class ImageSet:

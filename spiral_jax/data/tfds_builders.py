@@ -83,7 +83,8 @@ class SpiralMnist(tfds.core.GeneratorBasedBuilder):
   def _info(self):
     return self.dataset_info_from_configs(
         features=tfds.features.FeaturesDict({
-            "image": tfds.features.Tensor(shape=(28, 28), dtype=np.uint8),
+            "image": tfds.features.Tensor(shape=(28, 28), dtype=np.uint8,
+                                           encoding=tfds.features.Encoding.BYTES),
             "label": tfds.features.ClassLabel(num_classes=10),
         }),
         supervised_keys=("image", "label"),
@@ -164,7 +165,8 @@ class SpiralOmniglot(tfds.core.GeneratorBasedBuilder):
   def _info(self):
     return self.dataset_info_from_configs(
         features=tfds.features.FeaturesDict({
-            "image": tfds.features.Tensor(shape=(105, 105), dtype=np.uint8),
+            "image": tfds.features.Tensor(shape=(105, 105), dtype=np.uint8,
+                                           encoding=tfds.features.Encoding.BYTES),
             "alphabet": tfds.features.Text(),
             "alphabet_id": np.int32,
             "character_id": np.int32,
@@ -222,7 +224,8 @@ class SpiralCelebA(tfds.core.GeneratorBasedBuilder):
   def _info(self):
     return self.dataset_info_from_configs(
         features=tfds.features.FeaturesDict({
-            "image": tfds.features.Tensor(shape=(self.SIZE, self.SIZE, 3), dtype=np.uint8),
+            "image": tfds.features.Tensor(shape=(self.SIZE, self.SIZE, 3), dtype=np.uint8,
+                                           encoding=tfds.features.Encoding.BYTES),
             "name": tfds.features.Text(),
         }),
         disable_shuffling=True,
