@@ -152,3 +152,15 @@ class FolderBuildersTest(absltest.TestCase):
     self.assertGreater(float(np.std(image)), 10.0)  # a face, not a blank
     expected = images.image_folder_image(os.path.join(folder, "000001.jpg"), 64, False)
     np.testing.assert_allclose(image / 255.0, expected, atol=1 / 255 + 1e-6)
+
+
+class PublicTfdsTest(absltest.TestCase):
+
+  def test_without_tensorflow_the_catalogue_path_says_what_to_do(self):
+    try:
+      import tensorflow  # pylint: disable=import-outside-toplevel,unused-import
+      self.skipTest("TensorFlow is installed")
+    except ImportError:
+      pass
+    with self.assertRaisesRegex(images.DataError, "needs TensorFlow.*'mnist'"):
+      images.load("tfds:mnist", size=32)

@@ -131,10 +131,14 @@ def load(name, data_dir=None, split="train", size=64, limit=None, grayscale=True
   name: "mnist" (the original IDX files in data_dir), "mnist_sample" (shipped; no data_dir),
   "omniglot" / "celeba" (built once with tensorflow-datasets from the original files in data_dir,
   see `spiral_jax.data.tfds_builders`; splits background / evaluation, and train), or "folder"
-  (every image file under data_dir; grey when `grayscale`).
+  (every image file under data_dir; grey when `grayscale`), or "tfds:NAME" (a tensorflow-datasets
+  catalogue dataset through tfds.load; needs TensorFlow; data_dir, if given, is its manual dir).
   """
   if name == "folder":
     return image_folder(data_dir, size, grayscale, limit)
+  if name.startswith("tfds:"):
+    from spiral_jax.data import tfds_builders  # pylint: disable=import-outside-toplevel
+    return tfds_builders.load_public(name[5:], data_dir, split, size, grayscale, limit)
   if name in ("omniglot", "celeba"):
     from spiral_jax.data import tfds_builders  # pylint: disable=import-outside-toplevel
     return tfds_builders.load_images(name, data_dir, split, size, grayscale, limit)
@@ -148,7 +152,7 @@ def load(name, data_dir=None, split="train", size=64, limit=None, grayscale=True
     raw = mnist(data_dir, split)
   else:
     raise DataError(f"Unknown dataset {name!r}: known are 'mnist', 'mnist_sample', 'omniglot', "
-                    "'celeba' and 'folder'.")
+                    "'celeba', 'folder' and 'tfds:NAME'.")
   if limit:
     raw = raw[:limit]
   return resize(ink_to_canvas(raw), size)

@@ -260,8 +260,14 @@ def load_images(name, manual_dir, split, size, grayscale, limit=None):
   source = builder.as_data_source(split=split)
   count = len(source) if not limit else min(limit, len(source))
   raw = np.stack([e["image"] for e in source.__getitems__(list(range(count)))])
-  if raw.ndim == 3:  # grey, 255 = ink
-    canvas = images_lib.ink_to_canvas(raw)
+  return _to_canvas(raw, size, grayscale)
+
+
+def _to_canvas(raw, size, grayscale):
+  """uint8 images -> float canvas images: grey ones (N, H, W) or (N, H, W, 1) have bright ink
+  (MNIST, Omniglot as stored here), colour ones are pictures; resized, converted to the mode."""
+  if raw.ndim == 3 or raw.shape[-1] == 1:
+    canvas = images_lib.ink_to_canvas(raw.reshape(raw.shape[:3]))
   else:
     canvas = raw.astype(np.float32) / 255.0
   canvas = images_lib.resize(canvas, size)
@@ -270,3 +276,40 @@ def load_images(name, manual_dir, split, size, grayscale, limit=None):
   elif not grayscale and canvas.shape[-1] == 1:
     canvas = np.repeat(canvas, 3, axis=-1)
   return canvas
+
+
+def _online(host="storage.googleapis.com", port=443, timeout_s=3.0):
+  import socket  # pylint: disable=import-outside-toplevel
+  try:
+    with socket.create_connection((host, port), timeout=timeout_s):
+      return True
+  except OSError:
+    return False
+
+
+def load_public(name, manual_dir, split, size, grayscale, limit=None):
+  """A tensorflow-datasets catalogue dataset ("mnist", "omniglot", ...) through `tfds.load`, at
+  canvas size. This path needs TensorFlow. Offline it needs the dataset prepared already, or its
+  files in manual_dir; it fails at once instead of waiting on the network."""
+  try:
+    import tensorflow  # pylint: disable=import-outside-toplevel,unused-import
+  except ImportError as e:
+    raise images_lib.DataError(
+        f"'tfds:{name}' uses tensorflow-datasets' own builder, which needs TensorFlow (pip install "
+        "tensorflow-cpu). Without TensorFlow use 'mnist', 'omniglot' or 'celeba' with the original "
+        "files.") from e
+  data_dir = os.environ.get("TFDS_DATA_DIR", os.path.expanduser("~/tensorflow_datasets"))
+  builder = tfds.builder(name, data_dir=data_dir)
+  if not builder.is_prepared():
+    if manual_dir:
+      config = tfds.download.DownloadConfig(manual_dir=manual_dir)
+      builder.download_and_prepare(download_config=config)
+    elif _online():
+      builder.download_and_prepare()
+    else:
+      raise images_lib.DataError(
+          f"tensorflow-datasets' {name!r} is not prepared in {data_dir} and this machine is "
+          f"offline: put its original files in a directory and pass it as the data directory.")
+  images = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1))["image"]
+  images = images[:limit] if limit else images
+  return _to_canvas(images, size, grayscale)  # grey catalogue sets (MNIST ...) store ink bright
