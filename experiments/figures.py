@@ -90,10 +90,8 @@ def save_gif(frames, path, frame_ms=250):
   """An animated GIF (looping), written atomically; the last frame is held for a second."""
   images = [Image.fromarray(frame) for frame in frames]
   durations = [frame_ms] * (len(images) - 1) + [1000]
-  tmp = f"{path}.tmp.gif"
-  images[0].save(tmp, save_all=True, append_images=images[1:], duration=durations, loop=0,
-                 optimize=False, disposal=1)
-  os.replace(tmp, path)
+  pictures.save_image(images[0], path, ".gif", save_all=True, append_images=images[1:],
+                      duration=durations, loop=0, optimize=False, disposal=1)
 
 
 def compare_runs(workdirs, path, metric="l2", labels=None):

@@ -98,8 +98,7 @@ class Anakin:
     self.image_shape = images.shape[1:]
     self._images = learner_lib.host_to_global(
         np.round(images * 255).astype(np.uint8), self.mesh, P())
-    channels = self.image_shape[-1] * (1 if config.discriminator == "unconditional" else 2)
-    self.item_shape = self.image_shape[:-1] + (channels,)
+    self.item_shape = learner_lib.replay_item_shape(config, self.image_shape)
     smap = functools.partial(jax.shard_map, mesh=self.mesh, check_vma=False)
     self._run = jax.jit(smap(self._run_local, in_specs=(self._state_spec(), P(), P()),
                              out_specs=(self._state_spec(), P())), donate_argnums=0)

@@ -194,6 +194,15 @@ def _mean(x, axis_name):
   return x if axis_name is None else jax.lax.pmean(x, axis_name)
 
 
+def _apply_gradients(optimiser, grads, params, opt_state, axis_name):
+  """Averages gradients over the devices (when data-parallel) and takes one optimiser step:
+  (averaged gradients, new params, new optimiser state)."""
+  if axis_name is not None:
+    grads = jax.lax.pmean(grads, axis_name)
+  updates, opt_state = optimiser.update(grads, opt_state, params)
+  return grads, optax.apply_updates(params, updates), opt_state
+
+
 def policy_update(policy, discriminator, config, state, traj, key, axis_name=None):
   """One policy-learner step on a time-major trajectory batch: (new state, metrics)."""
   num_steps, batch = traj.first.shape
@@ -220,11 +229,9 @@ def policy_update(policy, discriminator, config, state, traj, key, axis_name=Non
     return out.loss, (out, output)
 
   (_, (loss, output)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.policy_params)
-  if axis_name is not None:
-    grads = jax.lax.pmean(grads, axis_name)
-  updates, opt_state = policy_optimiser(config).update(grads, state.policy_opt_state,
-                                                       state.policy_params)
-  params = optax.apply_updates(state.policy_params, updates)
+  grads, params, opt_state = _apply_gradients(policy_optimiser(config), grads,
+                                              state.policy_params, state.policy_opt_state,
+                                              axis_name)
   metrics = {"policy_loss": loss.loss, "entropy": loss.entropy, "baseline_loss": loss.baseline,
              "episode_return": jnp.sum(rewards, axis=0), "value": output.value[0],
              "grad_norm": optax.tree.norm(grads)}
@@ -247,16 +254,19 @@ def discriminator_update(discriminator, config, state, real, fake, key, axis_nam
     return out.loss, (out, sn_state)
 
   (_, (out, sn_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.d_params)
-  if axis_name is not None:
-    grads = jax.lax.pmean(grads, axis_name)
-  updates, opt_state = discriminator_optimiser(config).update(grads, state.d_opt_state,
-                                                              state.d_params)
+  _, params, opt_state = _apply_gradients(discriminator_optimiser(config), grads,
+                                          state.d_params, state.d_opt_state, axis_name)
   metrics = {"d_loss": out.loss, "wasserstein": out.wasserstein, "gradient_penalty": out.penalty,
              "d_mean_score": out.mean_score}
   metrics = {name: _mean(value, axis_name) for name, value in metrics.items()}
-  return state._replace(d_params=optax.apply_updates(state.d_params, updates),
-                        d_opt_state=opt_state, sn_state=sn_state,
+  return state._replace(d_params=params, d_opt_state=opt_state, sn_state=sn_state,
                         d_updates=state.d_updates + 1), metrics
+
+
+def replay_item_shape(config, image_shape):
+  """The shape of one replay item (see `replay_item`) for renders of image_shape (H, W, C)."""
+  channels = image_shape[-1] * (1 if config.discriminator == "unconditional" else 2)
+  return tuple(image_shape[:-1]) + (channels,)
 
 
 def replay_item(config, traj):
@@ -323,9 +333,10 @@ class Learner:
     self._d_step = jax.jit(smap(d_step, in_specs=(P(), P(AXIS), P(AXIS), P())))
 
   def _check_batch(self, size):
-    if size % jax.local_device_count():
-      raise ValueError(f"A batch of {size} does not split over {jax.local_device_count()} "
-                       "devices: make the batch size a multiple of the device count.")
+    local = sum(d.process_index == jax.process_index() for d in self.mesh.devices.flat)
+    if size % local:
+      raise ValueError(f"A batch of {size} does not split over this host's {local} devices: "
+                       "make the batch size a multiple of the device count.")
 
   def update_policy(self, batch, key):
     self._check_batch(batch.first.shape[0])

@@ -36,11 +36,16 @@ def reconstructions(targets, renders, pairs_per_row=8, scale=2):
   return grid(interleaved.reshape((2 * n,) + interleaved.shape[2:]), 2 * pairs_per_row, scale)
 
 
-def save_png(image, path):
-  """Writes a uint8 image atomically (a temporary file, then a rename)."""
-  tmp = f"{path}.tmp.png"
-  Image.fromarray(image).save(tmp)
+def save_image(image, path, suffix=".png", **save_kwargs):
+  """Writes a Pillow image atomically (a temporary file of the same format, then a rename)."""
+  tmp = f"{path}.tmp{suffix}"
+  image.save(tmp, **save_kwargs)
   os.replace(tmp, path)
+
+
+def save_png(image, path):
+  """Writes a uint8 image array atomically."""
+  save_image(Image.fromarray(image), path)
 
 
 COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
@@ -95,6 +100,4 @@ def learning_curves(series, path, title="", x_label="frames", y_label="", size=(
         draw.line([width - right - 150, top + 12 + 14 * k, width - right - 130, top + 12 + 14 * k],
                   fill=colour, width=2)
         draw.text((width - right - 125, top + 6 + 14 * k), label, fill="black")
-  tmp = f"{path}.tmp.png"
-  image.save(tmp)
-  os.replace(tmp, path)
+  save_image(image, path)

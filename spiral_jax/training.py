@@ -225,16 +225,11 @@ class _ThreadedLoop(_Loop):
     if lc.batch_size % processes:
       raise ValueError(f"Batch size {lc.batch_size} does not split over {processes} hosts.")
     host_batch = lc.batch_size // processes
-    item_shape = learner_lib.replay_item(
-        lc, trajectory_lib.Trajectory(None, None, None, None, None, None,
-                                      np.zeros((1,) + self.images.image_shape, np.float32),
-                                      np.zeros((1,) + self.images.image_shape, np.float32))
-    ).shape[1:]
-    replay = replay_lib.Replay(lc.replay_batches * host_batch, item_shape)
+    replay = replay_lib.Replay(lc.replay_batches * host_batch,
+                               learner_lib.replay_item_shape(lc, self.images.image_shape))
     if resume and self.checkpointer.latest_step() is not None:
       state = self._restore({"learner": learner.host_state(), "replay": replay.state()})
-      learner = learner_lib.Learner(self.policy, self.discriminator, lc,
-                                    _as_learner_state(state["learner"]))
+      learner = learner_lib.Learner(self.policy, self.discriminator, lc, state["learner"])
       replay.restore(state["replay"])
     store = actor_lib.ParamsStore(learner.policy_params())
     num_actors = int(config.get("num_actors", 0))
@@ -337,12 +332,6 @@ def _take(pending, n):
   head = jax.tree.map(lambda x: x[:n], batch)
   tail = jax.tree.map(lambda x: x[n:], batch)
   return head, [tail]
-
-
-def _as_learner_state(state):
-  if isinstance(state, learner_lib.LearnerState):
-    return state
-  return learner_lib.LearnerState(**state) if isinstance(state, dict) else state
 
 
 class _AnakinLoop(_Loop):

@@ -5,7 +5,7 @@ device. Leaves with a time axis hold T = episode length entries, one per action;
 the render after the last action (what the discriminator judges); `target` is the image a
 conditional agent reconstructs (None for an unconditional one).
 
-A single trajectory has leading axis (T,); `stack` makes a batch (B, T, ...) and `time_major`
+A single trajectory has leading axis (T,); actors hand over batches (B, T, ...), and `time_major`
 turns a batch into the (T, B, ...) layout of the losses.
 """
 
@@ -27,17 +27,6 @@ class Trajectory(NamedTuple):
   target: Optional[np.ndarray] = None  # (H, W, C) for conditional agents
 
 
-def stack(trajectories):
-  """A list of trajectories -> one batch-major Trajectory (B, T, ...)."""
-  return jax.tree.map(lambda *xs: np.stack(xs), *trajectories)
-
-
-def unstack(batch):
-  """A batch-major Trajectory -> a list of single trajectories."""
-  size = batch.first.shape[0]
-  return [jax.tree.map(lambda x, i=i: x[i], batch) for i in range(size)]
-
-
 _TIMED = ("canvas", "prev_action", "action_mask", "first", "action", "behaviour_log_prob")
 
 
@@ -45,11 +34,6 @@ def time_major(batch):
   """(B, T, ...) -> (T, B, ...) for the time-indexed fields; final_canvas and target stay (B, ...)."""
   swap = lambda x: jnp.swapaxes(x, 0, 1)
   return batch._replace(**{name: jax.tree.map(swap, getattr(batch, name)) for name in _TIMED})
-
-
-def batch_major(batch):
-  """The inverse of `time_major`."""
-  return time_major(batch)
 
 
 def num_steps(batch):

@@ -67,7 +67,16 @@ def check_mnist_dir(manual_dir):
                                    "from tensorflow-datasets' checksum): download it again.")
 
 
-class SpiralMnist(tfds.core.GeneratorBasedBuilder):
+class _ArrayRecordByDefault:
+  """Mixin: builders write array_record files (readable without TensorFlow) unless told
+  otherwise. A plain mixin, so tfds does not register it as a dataset."""
+
+  def __init__(self, **kwargs):
+    kwargs.setdefault("file_format", "array_record")
+    super().__init__(**kwargs)
+
+
+class SpiralMnist(_ArrayRecordByDefault, tfds.core.GeneratorBasedBuilder):
   """MNIST from the original IDX files, verified against tfds' checksums."""
 
   VERSION = tfds.core.Version("1.0.0")
@@ -75,10 +84,6 @@ class SpiralMnist(tfds.core.GeneratorBasedBuilder):
   MANUAL_DOWNLOAD_INSTRUCTIONS = ("Put the four original MNIST files (train-images-idx3-ubyte.gz, "
                                   "train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
                                   "t10k-labels-idx1-ubyte.gz) in the manual directory.")
-
-  def __init__(self, **kwargs):
-    kwargs.setdefault("file_format", "array_record")
-    super().__init__(**kwargs)
 
   def _info(self):
     return self.dataset_info_from_configs(
@@ -146,7 +151,7 @@ def _read_grey(path):
     raise images_lib.DataError(f"Cannot read image {path}: {e}.") from e
 
 
-class SpiralOmniglot(tfds.core.GeneratorBasedBuilder):
+class SpiralOmniglot(_ArrayRecordByDefault, tfds.core.GeneratorBasedBuilder):
   """Omniglot from its original PNGs: splits "background" and "evaluation", each example with
   its alphabet, character and drawer. Images are (105, 105) uint8 with 255 = ink (the inverse of
   the PNGs, like MNIST)."""
@@ -157,10 +162,6 @@ class SpiralOmniglot(tfds.core.GeneratorBasedBuilder):
       "Put images_background/ and/or images_evaluation/ (or their .zip archives) from "
       "https://github.com/brendenlake/omniglot in the manual directory; each holds "
       "<alphabet>/character<NN>/<id>_<drawer>.png.")
-
-  def __init__(self, **kwargs):
-    kwargs.setdefault("file_format", "array_record")
-    super().__init__(**kwargs)
 
   def _info(self):
     return self.dataset_info_from_configs(
@@ -207,7 +208,7 @@ class SpiralOmniglot(tfds.core.GeneratorBasedBuilder):
         character_id += 1
 
 
-class SpiralCelebA(tfds.core.GeneratorBasedBuilder):
+class SpiralCelebA(_ArrayRecordByDefault, tfds.core.GeneratorBasedBuilder):
   """CelebA's aligned faces from the JPEGs (img_align_celeba/ or img_align_celeba.zip),
   centre-cropped to a square and resized to 64x64 RGB uint8; one split, "train"."""
 
@@ -216,10 +217,6 @@ class SpiralCelebA(tfds.core.GeneratorBasedBuilder):
   MANUAL_DOWNLOAD_INSTRUCTIONS = ("Put img_align_celeba/ (the aligned JPEGs) or "
                                   "img_align_celeba.zip in the manual directory.")
   SIZE = 64
-
-  def __init__(self, **kwargs):
-    kwargs.setdefault("file_format", "array_record")
-    super().__init__(**kwargs)
 
   def _info(self):
     return self.dataset_info_from_configs(
