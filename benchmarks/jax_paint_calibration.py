@@ -12,6 +12,7 @@ fitted BrushModel, to be copied into environments/jax_paint.py. The last line pr
 """
 
 import argparse
+import dataclasses
 import json
 import time
 
@@ -22,6 +23,7 @@ import optax
 
 from environments import jax_paint
 from environments import libmypaint
+from environments import mypaint_binding
 from environments import paint_actions
 
 INK_THRESHOLD = 0.01
@@ -63,10 +65,20 @@ _POSITIVE = ("radius_scale", "kappa", "edge")
 FITTED = ("radius_scale", "radius_offset", "pressure_gain", "kappa", "edge")
 
 
+def initial_brush(brush):
+  """A starting BrushModel for a libmypaint brush: the pen's fit, with the brush file's dab
+  spacing and per-dab smoothing (neither is fitted)."""
+  settings = json.loads(mypaint_binding.read_brush_file(brush))["settings"]
+  value = lambda name: settings.get(name, {}).get("base_value", 0.0)
+  return jax_paint.PEN.replace(dabs_per_radius=float(value("dabs_per_actual_radius")),
+                               lag=max(float(value("slow_tracking_per_dab")), 1e-3))
+
+
 def fit(config, steps, num_programs, seed):
   actions = random_programs(config, num_programs, seed)
   target = jnp.asarray(libmypaint_renders(config, actions))
-  init = jax_paint.default_params(config).brush
+  init = (jax_paint.CALIBRATED_BRUSHES[config.brush] if config.brush in
+          jax_paint.CALIBRATED_BRUSHES else initial_brush(config.brush))
   raw = {name: (jnp.log(getattr(init, name)) if name in _POSITIVE else
                 jnp.asarray(getattr(init, name), jnp.float32))
          for name in FITTED}
@@ -93,7 +105,7 @@ def fit(config, steps, num_programs, seed):
       print(f"fit step {i:4d}  train mean abs diff {float(loss):.5f}")
   brush = brush_of(raw)
   print("fitted: BrushModel(" + ", ".join(
-      f"{k}={float(getattr(brush, k)):.4f}" for k in raw) + ")")
+      f"{k}={float(getattr(brush, k)):.4f}" for k in dataclasses.asdict(brush)) + ")")
   return brush
 
 
@@ -104,8 +116,10 @@ def main():
   parser.add_argument("--fit", action="store_true")
   parser.add_argument("--fit_steps", type=int, default=300)
   parser.add_argument("--fit_programs", type=int, default=256)
+  parser.add_argument("--brush", default=paint_actions.DEFAULT_BRUSH,
+                      help="libmypaint brush to compare with (needs --fit if not calibrated)")
   args = parser.parse_args()
-  config = paint_actions.PaintConfig()
+  config = paint_actions.PaintConfig(brush=args.brush)
 
   brush = None
   if args.fit:
