@@ -55,7 +55,8 @@ setuptools.setup(
                                                "environments.*", "experiments",
                                                "experiments.*"]),
     entry_points={"console_scripts": ["spiral-jax=experiments.cli:main"]},
-    package_data={"spiral_jax.data": ["samples/*.npz", "samples/*.md"]},
+    package_data={"spiral_jax.data": ["samples/*.npz", "samples/*.md"],
+                  "environments": ["data/*.npz", "data/*.md"]},
     install_requires=CORE,
     extras_require=EXTRAS,
     classifiers=[

@@ -6,6 +6,7 @@
   spiral-jax render   [flags of experiments.render]     re-render a saved program at any size
   spiral-jax demo     [flags of experiments.demo]       paint scripted and random programs
   spiral-jax figures  [flags of experiments.figures]    l2 against frames for several runs
+  spiral-jax mcmc     [flags of experiments.mcmc]       the MCMC baseline on MuJoCo Scenes
 
 `spiral-jax COMMAND --help` lists a command's flags.
 """
@@ -15,7 +16,8 @@ import sys
 
 COMMANDS = {"train": "experiments.train", "evaluate": "experiments.evaluate",
             "paint": "experiments.paint", "render": "experiments.render",
-            "demo": "experiments.demo", "figures": "experiments.figures"}
+            "demo": "experiments.demo", "figures": "experiments.figures",
+            "mcmc": "experiments.mcmc"}
 
 
 def main(argv=None):

@@ -22,6 +22,14 @@ def paint_config(env_config):
   return paint_actions.PaintConfig(**kwargs)
 
 
+def scene_config(env_config):
+  from environments import mujoco_scenes  # pylint: disable=import-outside-toplevel
+  kwargs = dict(env_config.kwargs)
+  if "sizes" in kwargs:
+    kwargs["sizes"] = tuple(kwargs["sizes"])
+  return mujoco_scenes.SceneConfig(**kwargs)
+
+
 def make_setup(config):
   """The environment (dm_env factory and, for JAX renderers, the functional env) and data."""
   name = config.env.name
@@ -43,11 +51,27 @@ def make_setup(config):
     observation_spec = paint_actions.observation_spec(paint)
     action_spec = paint_actions.action_spec(paint)
     canvas_size, channels, episode_length = paint.canvas_size, paint.channels, paint.episode_length
+  elif name == "mujoco_scenes":
+    from environments import mujoco_scenes  # pylint: disable=import-outside-toplevel
+    scene = scene_config(config.env)
+    functional = None
+    factory = lambda: mujoco_scenes.MujocoScenes.from_config(scene)
+    observation_spec = mujoco_scenes.observation_spec(scene)
+    action_spec = mujoco_scenes.action_spec(scene)
+    canvas_size, channels, episode_length = scene.canvas_size, 3, scene.episode_length
   else:
-    raise ValueError(f"Unknown environment {name!r}: known are 'jax_paint' and 'libmypaint'.")
+    raise ValueError(f"Unknown environment {name!r}: known are 'jax_paint', 'libmypaint' and "
+                     "'mujoco_scenes'.")
   data = config.data
-  images = images_lib.load(data.name, data.data_dir or None, data.split, canvas_size,
-                           data.limit or None, grayscale=channels == 1)
+  if data.name == "mujoco_scenes":
+    if name != "mujoco_scenes":
+      raise ValueError("The 'mujoco_scenes' dataset goes with the 'mujoco_scenes' environment.")
+    from environments import mujoco_scenes_dataset  # pylint: disable=import-outside-toplevel
+    images = mujoco_scenes_dataset.load_images(data.data_dir or None, data.split,
+                                               data.limit or None, scene_config=scene)
+  else:
+    images = images_lib.load(data.name, data.data_dir or None, data.split, canvas_size,
+                             data.limit or None, grayscale=channels == 1)
   if images.shape[-1] != channels:
     if images.shape[-1] == 1:
       images = np.repeat(images, channels, axis=-1)

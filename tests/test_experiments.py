@@ -71,6 +71,8 @@ class ConfigTest(parameterized.TestCase):
     config = _load_config(name, size)
     if config.data.name in ("omniglot", "celeba", "folder"):
       config.data.data_dir = make_dataset_dir(self.create_tempdir().full_path, config.data.name)
+    if config.data.name == "mujoco_scenes":
+      config.data.limit = 16  # scenes are generated (rendered) in memory
     setup = setups.make_setup(config)
     policy, discriminator, learner_config = training.build_agent(config, setup)
     canvas = config.env.kwargs.canvas_size

@@ -67,7 +67,7 @@ def check_mnist_dir(manual_dir):
                                    "from tensorflow-datasets' checksum): download it again.")
 
 
-class _ArrayRecordByDefault:
+class ArrayRecordByDefault:
   """Mixin: builders write array_record files (readable without TensorFlow) unless told
   otherwise. A plain mixin, so tfds does not register it as a dataset."""
 
@@ -76,7 +76,7 @@ class _ArrayRecordByDefault:
     super().__init__(**kwargs)
 
 
-class SpiralMnist(_ArrayRecordByDefault, tfds.core.GeneratorBasedBuilder):
+class SpiralMnist(ArrayRecordByDefault, tfds.core.GeneratorBasedBuilder):
   """MNIST from the original IDX files, verified against tfds' checksums."""
 
   VERSION = tfds.core.Version("1.0.0")
@@ -151,7 +151,7 @@ def _read_grey(path):
     raise images_lib.DataError(f"Cannot read image {path}: {e}.") from e
 
 
-class SpiralOmniglot(_ArrayRecordByDefault, tfds.core.GeneratorBasedBuilder):
+class SpiralOmniglot(ArrayRecordByDefault, tfds.core.GeneratorBasedBuilder):
   """Omniglot from its original PNGs: splits "background" and "evaluation", each example with
   its alphabet, character and drawer. Images are (105, 105) uint8 with 255 = ink (the inverse of
   the PNGs, like MNIST)."""
@@ -208,7 +208,7 @@ class SpiralOmniglot(_ArrayRecordByDefault, tfds.core.GeneratorBasedBuilder):
         character_id += 1
 
 
-class SpiralCelebA(_ArrayRecordByDefault, tfds.core.GeneratorBasedBuilder):
+class SpiralCelebA(ArrayRecordByDefault, tfds.core.GeneratorBasedBuilder):
   """CelebA's aligned faces from the JPEGs (img_align_celeba/ or img_align_celeba.zip),
   centre-cropped to a square and resized to 64x64 RGB uint8; one split, "train"."""
 
