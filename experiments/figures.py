@@ -5,8 +5,10 @@
   episode_frames(program)        the canvas after each action (the first frame: blank paper)
   save_gif(frames, path)         an animated GIF, one frame per step
   compare_runs(workdirs, path)   l2 against frames for several training runs (paper Fig. 8)
+  scene_grid(n, columns)         the first n held-out MuJoCo Scenes, as one image
 
   python -m experiments.figures --compare=runs/d_reward,runs/l2_reward --out=fig8.png
+  python -m experiments.figures --scenes=32 --out=docs/mujoco_scenes.png
 """
 
 import colorsys
@@ -29,6 +31,7 @@ FLAGS = flags.FLAGS
 flags.DEFINE_list("compare", None, "Training run directories whose curves to plot together.")
 flags.DEFINE_string("metric", "l2", "The metric to plot against frames.")
 flags.DEFINE_string("out", "curves.png", "The PNG to write.")
+flags.DEFINE_integer("scenes", 0, "Draw this many generated MuJoCo Scenes (test split) instead.")
 
 
 def stroke_palette(n):
@@ -110,10 +113,21 @@ def compare_runs(workdirs, path, metric="l2", labels=None):
   return series
 
 
+def scene_grid(n, columns=8, scale=2):
+  """The first n scenes of the MuJoCo Scenes test split as one RGB uint8 image."""
+  from environments import mujoco_scenes_dataset  # pylint: disable=import-outside-toplevel
+  images, _ = mujoco_scenes_dataset.generate(n, seed=mujoco_scenes_dataset.TEST_SEED)
+  return pictures.grid(images.astype(np.float32) / 255.0, columns, scale=scale)
+
+
 def main(argv):
   del argv
+  if FLAGS.scenes:
+    pictures.save_png(scene_grid(FLAGS.scenes), FLAGS.out)
+    print(f"Wrote {FLAGS.out}")
+    return
   if not FLAGS.compare:
-    raise app.UsageError("Give the runs to compare: --compare=DIR1,DIR2.")
+    raise app.UsageError("Give the runs to compare: --compare=DIR1,DIR2, or --scenes=N.")
   compare_runs(FLAGS.compare, FLAGS.out, FLAGS.metric)
   print(f"Wrote {FLAGS.out}")
 
