@@ -10,6 +10,7 @@ pass: `episode_length` renderer calls per scene) and both go into one plot, `MCM
   python -m experiments.mcmc --agent=outputs/mujoco --mcmc_dir=outputs/mcmc
 """
 
+import dataclasses
 import json
 import os
 
@@ -83,13 +84,11 @@ def agent_l2(run_workdir, targets):
   from spiral_jax import evaluation  # pylint: disable=import-outside-toplevel
   from spiral_jax import training  # pylint: disable=import-outside-toplevel
   config, params, _ = setups.load_run(run_workdir)
-  if config.env.name != "mujoco_scenes":
-    raise ValueError(f"{run_workdir} trained on {config.env.name!r}, not 'mujoco_scenes'.")
   config.data.limit = 16  # the targets are given; the setup only needs the specs
   setup = setups.make_setup(config)
   if tuple(setup.images.shape[1:]) != tuple(targets.shape[1:]):
     raise ValueError(f"The agent paints {setup.images.shape[1:]} canvases, the scenes are "
-                     f"{targets.shape[1:]}: use a run of the paper-size config.")
+                     f"{targets.shape[1:]}.")
   policy, _, _ = training.build_agent(config, setup)
   renders, _ = evaluation.reconstruct_dm_env(setup.env_factory, policy, params, targets,
                                              jax.random.PRNGKey(0), greedy=True)
@@ -100,8 +99,16 @@ def main(argv):
   del argv
   if not FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)
+  config = None
+  if FLAGS.agent:  # the scenes the agent was trained on (canvas size, grid, sizes, colours)
+    from experiments import setups  # pylint: disable=import-outside-toplevel
+    run_config, _, _ = setups.load_run(FLAGS.agent)
+    if run_config.env.name != "mujoco_scenes":
+      raise ValueError(f"{FLAGS.agent} trained on {run_config.env.name!r}, not 'mujoco_scenes'.")
+    config = dataclasses.replace(setups.scene_config(run_config.env),
+                                 episode_length=FLAGS.num_slots)
   history, targets, renders = run_mcmc(FLAGS.num_scenes, FLAGS.calls, FLAGS.mcmc_dir,
-                                       FLAGS.num_slots, FLAGS.variance, FLAGS.mcmc_seed)
+                                       FLAGS.num_slots, FLAGS.variance, FLAGS.mcmc_seed, config)
   pictures.save_png(pictures.reconstructions(targets[:32], renders[:32]),
                     os.path.join(FLAGS.mcmc_dir, "mcmc_reconstructions.png"))
   series = {"MCMC": ([r["frames"] for r in history], [r["l2"] for r in history])}

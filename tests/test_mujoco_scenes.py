@@ -255,6 +255,15 @@ class AgentTest(absltest.TestCase):
     self.assertTrue(all(np.isfinite(r["policy_loss"]) and np.isfinite(r["d_loss"])
                         for r in records))
     self.assertEqual(records[-1]["frames"], 4 * 8 * config.env.kwargs.episode_length)
+    # The MCMC script compares the trained agent with the chains on the same held-out scenes.
+    from absl.testing import flagsaver  # pylint: disable=g-import-not-at-top
+    from experiments import mcmc as mcmc_script  # pylint: disable=g-import-not-at-top
+    mcmc_dir = self.create_tempdir().full_path
+    with flagsaver.flagsaver(mcmc_dir=mcmc_dir, agent=workdir, num_scenes=2, calls=40):
+      mcmc_script.main([])
+    self.assertTrue(os.path.exists(os.path.join(mcmc_dir, "fig9.png")))
+    first = metrics.read_jsonl(os.path.join(mcmc_dir, "metrics.jsonl"))[0]
+    self.assertEqual(first["frames"], 1)
 
 
 if __name__ == "__main__":
