@@ -20,6 +20,7 @@ import numpy as np
 
 from environments import mujoco_scenes
 from environments import mujoco_scenes_dataset
+from environments import paint_actions
 
 
 def renders_per_s(config, scenes, repeats):
@@ -40,12 +41,10 @@ def renders_per_s(config, scenes, repeats):
 
 def env_steps_per_s(episodes, repeats, seed=0):
   env = mujoco_scenes.MujocoScenes()
-  rng = np.random.default_rng(seed)
-  spec = env.action_spec()
-  actions = [[{name: (rng.integers(s.maximum + 1, size=s.shape) if s.shape else
-                      int(rng.integers(s.num_values)))
-               for name, s in spec.items()} for _ in range(env.config.episode_length)]
-             for _ in range(episodes)]
+  actions = paint_actions.random_actions(env.action_spec(), np.random.default_rng(seed),
+                                         (episodes, env.config.episode_length))
+  actions = [[{name: a[i, t] for name, a in actions.items()}
+              for t in range(env.config.episode_length)] for i in range(episodes)]
   rates = []
   try:
     for _ in range(repeats):

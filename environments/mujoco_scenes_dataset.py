@@ -170,8 +170,7 @@ if tfds is not None:
       tensor = lambda shape: tfds.features.Tensor(shape=shape, dtype=np.int32)
       return self.dataset_info_from_configs(
           features=tfds.features.FeaturesDict({
-              "image": tfds.features.Tensor(shape=(w, w, 3), dtype=np.uint8,
-                                             encoding=tfds.features.Encoding.BYTES),
+              "image": tfds_builders.image_feature((w, w, 3)),
               "num_objects": tensor(()),
               "shape": tensor((MAX_OBJECTS,)),
               "location": tensor((MAX_OBJECTS, 2)),
@@ -228,7 +227,4 @@ def load_images(data_dir=None, split="train", limit=None, config_name="default",
                      "matching scenes in memory.")
   builder = prepare(SpiralMujocoScenes(data_dir=os.path.expanduser(data_dir),
                                        config=config_name))
-  source = builder.as_data_source(split=split)
-  count = len(source) if not limit else min(limit, len(source))
-  raw = np.stack([e["image"] for e in source.__getitems__(list(range(count)))])
-  return raw.astype(np.float32) / 255.0
+  return tfds_builders.read_images(builder, split, limit).astype(np.float32) / 255.0

@@ -46,10 +46,7 @@ def scene_renderer(config):
   renderer = mujoco_scenes.SceneRenderer(config)
 
   def render(blocks):
-    objects = [mujoco_scenes.SceneObject(b["shape"], tuple(b["location"]), b["size"],
-                                         tuple(b[c] for c in mujoco_scenes.COLOUR_COMPONENTS))
-               for b in blocks]
-    return renderer.render(objects)
+    return renderer.render([mujoco_scenes.SceneObject.from_action(b) for b in blocks])
 
   return render, renderer
 

@@ -16,18 +16,12 @@ from spiral_jax.data import images as images_lib
 
 def paint_config(env_config):
   from environments import paint_actions  # pylint: disable=import-outside-toplevel
-  kwargs = dict(env_config.kwargs)
-  if "brush_sizes" in kwargs:
-    kwargs["brush_sizes"] = tuple(kwargs["brush_sizes"])
-  return paint_actions.PaintConfig(**kwargs)
+  return paint_actions.PaintConfig(**dict(env_config.kwargs))  # radii become a tuple there
 
 
 def scene_config(env_config):
   from environments import mujoco_scenes  # pylint: disable=import-outside-toplevel
-  kwargs = dict(env_config.kwargs)
-  if "sizes" in kwargs:
-    kwargs["sizes"] = tuple(kwargs["sizes"])
-  return mujoco_scenes.SceneConfig(**kwargs)
+  return mujoco_scenes.SceneConfig(**dict(env_config.kwargs))  # sizes become a tuple there
 
 
 def make_setup(config):

@@ -76,6 +76,18 @@ class ArrayRecordByDefault:
     super().__init__(**kwargs)
 
 
+def image_feature(shape):
+  """A uint8 image stored as raw bytes (one parse per record; tfds' default int lists are slow)."""
+  return tfds.features.Tensor(shape=shape, dtype=np.uint8, encoding=tfds.features.Encoding.BYTES)
+
+
+def read_images(builder, split, limit=None):
+  """The first `limit` (default all) "image"s of a prepared builder's split, stacked."""
+  source = builder.as_data_source(split=split)
+  count = len(source) if not limit else min(limit, len(source))
+  return np.stack([e["image"] for e in source.__getitems__(list(range(count)))])
+
+
 class SpiralMnist(ArrayRecordByDefault, tfds.core.GeneratorBasedBuilder):
   """MNIST from the original IDX files, verified against tfds' checksums."""
 
@@ -88,8 +100,7 @@ class SpiralMnist(ArrayRecordByDefault, tfds.core.GeneratorBasedBuilder):
   def _info(self):
     return self.dataset_info_from_configs(
         features=tfds.features.FeaturesDict({
-            "image": tfds.features.Tensor(shape=(28, 28), dtype=np.uint8,
-                                           encoding=tfds.features.Encoding.BYTES),
+            "image": image_feature((28, 28)),
             "label": tfds.features.ClassLabel(num_classes=10),
         }),
         supervised_keys=("image", "label"),
@@ -166,8 +177,7 @@ class SpiralOmniglot(ArrayRecordByDefault, tfds.core.GeneratorBasedBuilder):
   def _info(self):
     return self.dataset_info_from_configs(
         features=tfds.features.FeaturesDict({
-            "image": tfds.features.Tensor(shape=(105, 105), dtype=np.uint8,
-                                           encoding=tfds.features.Encoding.BYTES),
+            "image": image_feature((105, 105)),
             "alphabet": tfds.features.Text(),
             "alphabet_id": np.int32,
             "character_id": np.int32,
@@ -221,8 +231,7 @@ class SpiralCelebA(ArrayRecordByDefault, tfds.core.GeneratorBasedBuilder):
   def _info(self):
     return self.dataset_info_from_configs(
         features=tfds.features.FeaturesDict({
-            "image": tfds.features.Tensor(shape=(self.SIZE, self.SIZE, 3), dtype=np.uint8,
-                                           encoding=tfds.features.Encoding.BYTES),
+            "image": image_feature((self.SIZE, self.SIZE, 3)),
             "name": tfds.features.Text(),
         }),
         disable_shuffling=True,
@@ -254,10 +263,7 @@ def load_images(name, manual_dir, split, size, grayscale, limit=None):
   prepare(builder, manual_dir)
   if split not in builder.info.splits:
     raise images_lib.DataError(f"{name} has splits {sorted(builder.info.splits)}, not {split!r}.")
-  source = builder.as_data_source(split=split)
-  count = len(source) if not limit else min(limit, len(source))
-  raw = np.stack([e["image"] for e in source.__getitems__(list(range(count)))])
-  return _to_canvas(raw, size, grayscale)
+  return _to_canvas(read_images(builder, split, limit), size, grayscale)
 
 
 def _to_canvas(raw, size, grayscale):
