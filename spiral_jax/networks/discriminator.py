@@ -16,6 +16,8 @@ import haiku as hk
 import jax
 import jax.numpy as jnp
 
+from spiral_jax.networks import conv
+
 
 @dataclasses.dataclass(frozen=True)
 class DiscriminatorConfig:
@@ -40,7 +42,7 @@ class Discriminator:
       if conditional:
         x = jnp.concatenate([x, target], axis=-1)
       for i, channels in enumerate(config.channels):
-        x = hk.Conv2D(channels, 4, stride=2, name=f"conv_{i}")(x)
+        x = conv.Conv2D(channels, 4, stride=2, name=f"conv_{i}")(x)
         x = jax.nn.leaky_relu(x, config.leak)
       return hk.Linear(1, name="score")(x.reshape(x.shape[0], -1))[:, 0]
 

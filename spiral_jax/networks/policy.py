@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from spiral_jax import specs
+from spiral_jax.networks import conv
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,9 +72,9 @@ class PolicyOutput(NamedTuple):
 def _residual(x, channels, name):
   with hk.experimental.name_scope(name):
     h = jax.nn.relu(x)
-    h = hk.Conv2D(channels, 3)(h)
+    h = conv.Conv2D(channels, 3)(h)
     h = jax.nn.relu(h)
-    h = hk.Conv2D(channels, 3)(h)
+    h = conv.Conv2D(channels, 3)(h)
   return x + h
 
 
@@ -85,8 +86,8 @@ def _first_conv(x, config, name, with_bias=True):
     patches = x.reshape(n, h // k, k, w // k, k, channels).transpose(0, 1, 3, 2, 4, 5)
     return hk.Linear(config.torso_channels, with_bias=with_bias, name=name)(
         patches.reshape(n, h // k, w // k, k * k * channels))
-  return hk.Conv2D(config.torso_channels, config.first_kernel, stride=k, with_bias=with_bias,
-                   name=name)(x)
+  return conv.Conv2D(config.torso_channels, config.first_kernel, stride=k, with_bias=with_bias,
+                     name=name)(x)
 
 
 def _embed(index, num_values, dim, name):
@@ -101,7 +102,7 @@ def _upsample(x, channels):
   """Doubles height and width: a 3x3 conv to 4x the channels, then depth-to-space (a sub-pixel
   conv; as expressive as a 4x4 stride-2 transposed conv and far faster on CPU)."""
   n, h, w, _ = x.shape
-  x = hk.Conv2D(4 * channels, 3)(x).reshape(n, h, w, 2, 2, channels)
+  x = conv.Conv2D(4 * channels, 3)(x).reshape(n, h, w, 2, 2, channels)
   return x.transpose(0, 1, 3, 2, 4, 5).reshape(n, 2 * h, 2 * w, channels)
 
 
@@ -146,10 +147,11 @@ class _Network(hk.Module):
       # A conv is linear, so the coordinate channels' share is one constant map, computed once.
       h, w = canvas.shape[1:3]
       ys, xs = jnp.meshgrid(jnp.linspace(-1, 1, h), jnp.linspace(-1, 1, w), indexing="ij")
-      x = x + _first_conv(jnp.stack([xs, ys], -1)[None], c, "coordinate_conv", with_bias=False)
+      x = conv.broadcast_add(
+          x, _first_conv(jnp.stack([xs, ys], -1)[None], c, "coordinate_conv", with_bias=False)[0])
     x = x + self._embed_action(inputs.prev_action, inputs.action_mask)[:, None, None, :]
     for i in range(c.num_downsamples):
-      x = jax.nn.relu(hk.Conv2D(c.torso_channels, 4, stride=2, name=f"down_{i}")(x))
+      x = jax.nn.relu(conv.Conv2D(c.torso_channels, 4, stride=2, name=f"down_{i}")(x))
     for i in range(c.num_res_blocks):
       x = _residual(x, c.torso_channels, f"res_{i}")
     x = jax.nn.relu(x)
@@ -172,7 +174,7 @@ class _Network(hk.Module):
         size *= 2
       # The last doubling emits the logits directly (one channel, sub-pixel).
       # A bias shared by every cell would be redundant under the softmax (its gradient is 0).
-      x = _upsample(x, 1) if size < max(width, height) else hk.Conv2D(1, 3, with_bias=False)(x)
+      x = _upsample(x, 1) if size < max(width, height) else conv.Conv2D(1, 3, with_bias=False)(x)
       x = x[:, :height, :width, 0]
     return x.reshape(x.shape[0], height * width)
 

@@ -1,0 +1,85 @@
+"""Convolutions as matrix products: equal to XLA's convolution, with gradients of any order."""
+
+from absl.testing import absltest
+from absl.testing import parameterized
+import haiku as hk
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from spiral_jax.networks import conv
+
+# (size, kernel, stride, in channels, out channels, padding): the policy's and discriminator's
+# shapes in miniature, both routes (C <= O and C > O), odd sizes and a fallback (3 % 2 != 0).
+CASES = [(16, 5, 1, 6, 8, "SAME"), (16, 4, 2, 8, 8, "SAME"), (16, 4, 2, 24, 4, "SAME"),
+         (8, 3, 1, 8, 8, "SAME"), (15, 4, 2, 3, 5, "SAME"), (9, 3, 1, 12, 4, "VALID"),
+         (8, 4, 2, 4, 6, "VALID"), (4, 3, 1, 4, 16, "SAME"), (10, 3, 2, 4, 4, "SAME")]
+
+
+def xla_conv(x, w, stride, padding):
+  with conv.xla_convolutions():
+    return conv.conv2d(x, w, stride, padding)
+
+
+def random_case(size, kernel, channels_in, channels_out):
+  kx, kw = jax.random.split(jax.random.PRNGKey(size * kernel + channels_in))
+  return (jax.random.normal(kx, (2, size, size, channels_in)),
+          jax.random.normal(kw, (kernel, kernel, channels_in, channels_out)))
+
+
+def assert_close(actual, expected):
+  scale = float(jnp.max(jnp.abs(expected)))
+  np.testing.assert_allclose(actual, expected, atol=1e-5 * scale, rtol=0)
+
+
+class ConvTest(parameterized.TestCase):
+
+  @parameterized.parameters(*CASES)
+  def test_matches_xla_values_and_gradients(self, size, kernel, stride, c, o, padding):
+    x, w = random_case(size, kernel, c, o)
+    with jax.default_matmul_precision("highest"):
+      y = conv.conv2d(x, w, stride, padding)
+      expected = xla_conv(x, w, stride, padding)
+      self.assertEqual(y.shape, expected.shape)
+      assert_close(y, expected)
+      loss = lambda fn: lambda x, w: jnp.sum(jnp.sin(fn(x, w, stride, padding)))
+      grads = jax.grad(loss(conv.conv2d), (0, 1))(x, w)
+      expected_grads = jax.grad(loss(xla_conv), (0, 1))(x, w)
+      for g, e in zip(grads, expected_grads):
+        assert_close(g, e)
+      # Second order, as a gradient penalty needs: the gradient of a gradient's norm.
+      penalty = lambda fn: lambda w: jnp.sum(jax.grad(loss(fn), 0)(x, w) ** 2)
+      assert_close(jax.grad(penalty(conv.conv2d))(w), jax.grad(penalty(xla_conv))(w))
+
+  def test_drop_in_for_haiku_conv(self):
+    x = jax.random.uniform(jax.random.PRNGKey(0), (3, 12, 12, 5))
+    ours = hk.without_apply_rng(hk.transform(lambda x: conv.Conv2D(7, 4, stride=2)(x)))
+    theirs = hk.without_apply_rng(hk.transform(lambda x: hk.Conv2D(7, 4, stride=2)(x)))
+    params = ours.init(jax.random.PRNGKey(1), x)
+    self.assertEqual(jax.tree.map(jnp.shape, params),
+                     jax.tree.map(jnp.shape, theirs.init(jax.random.PRNGKey(1), x)))
+    # Haiku's initialiser: truncated normal with stddev 1/sqrt(fan-in), zero bias.
+    w = np.asarray(params["conv2_d"]["w"])
+    self.assertLess(abs(w.std() * np.sqrt(4 * 4 * 5) - 0.88), 0.15)
+    np.testing.assert_array_equal(params["conv2_d"]["b"], 0.0)
+    params = jax.tree.map(lambda p: p + 0.1, params)
+    with jax.default_matmul_precision("highest"):
+      assert_close(ours.apply(params, x), theirs.apply(params, x))
+
+  def test_broadcast_add_gradient_sums_leading_axes(self):
+    x = jax.random.normal(jax.random.PRNGKey(0), (4, 3, 2))
+    b = jax.random.normal(jax.random.PRNGKey(1), (3, 2))
+    loss = lambda x, b: jnp.sum(jnp.cos(conv.broadcast_add(x, b)) * jnp.arange(24.).reshape(x.shape))
+    plain = lambda x, b: jnp.sum(jnp.cos(x + b) * jnp.arange(24.).reshape(x.shape))
+    for g, e in zip(jax.grad(loss, (0, 1))(x, b), jax.grad(plain, (0, 1))(x, b)):
+      np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-5)
+
+  def test_bad_input_names_the_shapes(self):
+    with self.assertRaisesRegex(ValueError, r"expects \(N, H, W, 3\)"):
+      conv.conv2d(jnp.zeros((1, 8, 8, 4)), jnp.zeros((3, 3, 3, 2)))
+    with self.assertRaisesRegex(ValueError, "padding must be"):
+      conv.conv2d(jnp.zeros((1, 8, 8, 3)), jnp.zeros((3, 3, 3, 2)), padding="FULL")
+
+
+if __name__ == "__main__":
+  absltest.main()
