@@ -27,6 +27,7 @@ import jax
 from experiments import setups
 from experiments.configs import mnist_conditional
 from experiments.configs import mnist_libmypaint
+from spiral_jax import host_memory
 from spiral_jax import metrics as metrics_lib
 from spiral_jax import training
 
@@ -83,4 +84,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  host_memory.reexec_with_hugepages()
   app.run(main)

@@ -21,6 +21,9 @@ COMMANDS = {"train": "experiments.train", "evaluate": "experiments.evaluate",
 
 
 def main(argv=None):
+  if argv is None:  # run as a command: the learner's large buffers get huge pages
+    from spiral_jax import host_memory  # pylint: disable=import-outside-toplevel
+    host_memory.reexec_with_hugepages()
   argv = list(sys.argv if argv is None else argv)
   if len(argv) < 2 or argv[1] not in COMMANDS:
     given = f"Unknown command {argv[1]!r}. " if len(argv) > 1 and not argv[1].startswith(

@@ -24,6 +24,7 @@ import jax
 from ml_collections import config_flags
 
 from experiments import setups
+from spiral_jax import host_memory
 from spiral_jax import training
 
 DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "configs", "mnist_conditional.py")
@@ -61,4 +62,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+  host_memory.reexec_with_hugepages()
   app.run(main)

@@ -132,7 +132,11 @@ _local = threading.local()
 @contextlib.contextmanager
 def xla_convolutions():
   """Within this context, `conv2d` traces to XLA's own convolution (for comparisons, and for
-  counting a model's FLOPs as a plain convolutional network)."""
+  counting a model's FLOPs as a plain convolutional network).
+
+  It acts when a function is traced: `jax.jit` reuses a function's earlier traces, so jit a fresh
+  function (a new lambda) inside the context.
+  """
   previous = getattr(_local, "xla", False)
   _local.xla = True
   try:
