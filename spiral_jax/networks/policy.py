@@ -79,13 +79,13 @@ def _residual(x, channels, name):
 
 
 def _first_conv(x, config, name, with_bias=True):
-  """The torso's first conv; a patchifying one (stride == kernel) runs as one matrix product."""
+  """The torso's first conv; a patchifying one (stride == kernel) is a linear layer on the
+  space-to-depth image (its parameters kept as a linear layer's, as saved checkpoints hold them)."""
   k = config.first_stride
-  n, h, w, channels = x.shape
+  _, h, w, _ = x.shape
   if k > 1 and k == config.first_kernel and h % k == 0 and w % k == 0:
-    patches = x.reshape(n, h // k, k, w // k, k, channels).transpose(0, 1, 3, 2, 4, 5)
     return hk.Linear(config.torso_channels, with_bias=with_bias, name=name)(
-        patches.reshape(n, h // k, w // k, k * k * channels))
+        conv.space_to_depth(x, k))
   return conv.Conv2D(config.torso_channels, config.first_kernel, stride=k, with_bias=with_bias,
                      name=name)(x)
 
