@@ -6,6 +6,7 @@ import haiku as hk
 import jax
 import jax.numpy as jnp
 import numpy as np
+from unittest import mock
 
 from spiral_jax.networks import conv
 
@@ -34,8 +35,13 @@ def assert_close(actual, expected):
 
 class ConvTest(parameterized.TestCase):
 
-  @parameterized.parameters(*CASES)
-  def test_matches_xla_values_and_gradients(self, size, kernel, stride, c, o, padding):
+  @parameterized.parameters(*[case + (xla_forward,) for case in CASES
+                               for xla_forward in (False, True)])
+  def test_matches_xla_values_and_gradients(self, size, kernel, stride, c, o, padding,
+                                            xla_forward):
+    # Every case runs both with the patch route everywhere and with XLA's forward pass on
+    # small images (the default), which these all are.
+    self.enter_context(mock.patch.object(conv, "_XLA_FORWARD_MAX_SIZE", 16 if xla_forward else 0))
     x, w = random_case(size, kernel, c, o)
     with jax.default_matmul_precision("highest"):
       y = conv.conv2d(x, w, stride, padding)
@@ -73,6 +79,41 @@ class ConvTest(parameterized.TestCase):
     plain = lambda x, b: jnp.sum(jnp.cos(x + b) * jnp.arange(24.).reshape(x.shape))
     for g, e in zip(jax.grad(loss, (0, 1))(x, b), jax.grad(plain, (0, 1))(x, b)):
       np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-5)
+
+  def test_broadcast_add_gradient_for_a_wide_map(self):
+    # More than _NARROW values: the product-with-ones route.
+    x = jax.random.normal(jax.random.PRNGKey(0), (3, 32, 40))
+    b = jax.random.normal(jax.random.PRNGKey(1), (32, 40))
+    weights = jax.random.normal(jax.random.PRNGKey(2), x.shape)
+    with jax.default_matmul_precision("highest"):
+      got = jax.grad(lambda b: jnp.sum(jnp.sin(conv.broadcast_add(x, b)) * weights))(b)
+    np.testing.assert_allclose(got, jax.grad(lambda b: jnp.sum(jnp.sin(x + b) * weights))(b),
+                               rtol=1e-5, atol=1e-5)
+
+  # Two chunks, two chunks with a remainder-free split of 70000, and one product (few rows).
+  @parameterized.parameters((9216, 5, 3), (70000, 16, 4), (3001, 7, 2))
+  def test_gram_in_chunks_equals_one_product(self, rows, k, o):
+    rng = np.random.default_rng(rows)
+    a = rng.normal(size=(rows, k)).astype(np.float32)
+    b = rng.normal(size=(rows, o)).astype(np.float32)
+    with jax.default_matmul_precision("highest"):
+      got = conv._gram(jnp.asarray(a).reshape(rows, 1, k), jnp.asarray(b))
+    np.testing.assert_allclose(got, a.astype(np.float64).T @ b, rtol=1e-4, atol=1e-2)
+
+  def test_conv2d_module_adds_an_offset_with_its_bias(self):
+    x = jax.random.normal(jax.random.PRNGKey(0), (2, 6, 6, 3))
+    offset = jax.random.normal(jax.random.PRNGKey(1), (6, 6, 4))
+    net = hk.without_apply_rng(hk.transform(lambda x, m: conv.Conv2D(4, 3)(x, m)))
+    params = net.init(jax.random.PRNGKey(2), x, offset)
+    params = jax.tree.map(lambda p: p + 0.5, params)
+    with jax.default_matmul_precision("highest"):
+      plain = xla_conv(x, params["conv2_d"]["w"], 1, "SAME") + params["conv2_d"]["b"]
+      assert_close(net.apply(params, x, offset), plain + offset)
+      loss = lambda p, m: jnp.sum(jnp.sin(net.apply(p, x, m)))
+      grads, offset_grad = jax.grad(loss, (0, 1))(params, offset)
+    # The bias's gradient is the offset's, summed over positions.
+    np.testing.assert_allclose(grads["conv2_d"]["b"], offset_grad.sum((0, 1)), rtol=1e-5,
+                               atol=1e-5)
 
   def test_bad_input_names_the_shapes(self):
     with self.assertRaisesRegex(ValueError, r"expects \(N, H, W, 3\)"):

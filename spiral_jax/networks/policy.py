@@ -78,16 +78,18 @@ def _residual(x, channels, name):
   return x + h
 
 
-def _first_conv(x, config, name, with_bias=True):
-  """The torso's first conv; a patchifying one (stride == kernel) is a linear layer on the
-  space-to-depth image (its parameters kept as a linear layer's, as saved checkpoints hold them)."""
+def _first_conv(x, config, name, with_bias=True, offset=None):
+  """The torso's first conv, plus offset (a map like one output frame) if given; a patchifying
+  one (stride == kernel) is a linear layer on the space-to-depth image (its parameters kept as a
+  linear layer's, as saved checkpoints hold them)."""
   k = config.first_stride
   _, h, w, _ = x.shape
   if k > 1 and k == config.first_kernel and h % k == 0 and w % k == 0:
-    return hk.Linear(config.torso_channels, with_bias=with_bias, name=name)(
+    y = hk.Linear(config.torso_channels, with_bias=with_bias, name=name)(
         conv.space_to_depth(x, k))
+    return y if offset is None else conv.broadcast_add(y, offset)
   return conv.Conv2D(config.torso_channels, config.first_kernel, stride=k, with_bias=with_bias,
-                     name=name)(x)
+                     name=name)(x, offset)
 
 
 def _embed(index, num_values, dim, name):
@@ -142,13 +144,15 @@ class _Network(hk.Module):
     planes = [canvas]
     if self._conditional:
       planes.append(inputs.target.astype(jnp.float32))
-    x = _first_conv(jnp.concatenate(planes, axis=-1), c, "first_conv")
+    coordinates = None
     if c.coordinate_channels:
-      # A conv is linear, so the coordinate channels' share is one constant map, computed once.
+      # A conv is linear, so the coordinate channels' share is one constant map, computed once
+      # and added with the first conv's bias.
       h, w = canvas.shape[1:3]
       ys, xs = jnp.meshgrid(jnp.linspace(-1, 1, h), jnp.linspace(-1, 1, w), indexing="ij")
-      x = conv.broadcast_add(
-          x, _first_conv(jnp.stack([xs, ys], -1)[None], c, "coordinate_conv", with_bias=False)[0])
+      coordinates = _first_conv(jnp.stack([xs, ys], -1)[None], c, "coordinate_conv",
+                                with_bias=False)[0]
+    x = _first_conv(jnp.concatenate(planes, axis=-1), c, "first_conv", offset=coordinates)
     x = x + self._embed_action(inputs.prev_action, inputs.action_mask)[:, None, None, :]
     for i in range(c.num_downsamples):
       x = jax.nn.relu(conv.Conv2D(c.torso_channels, 4, stride=2, name=f"down_{i}")(x))
