@@ -93,6 +93,7 @@ class ConvTest(parameterized.TestCase):
   # Two chunks, two chunks with a remainder-free split of 70000, and one product (few rows).
   @parameterized.parameters((9216, 5, 3), (70000, 16, 4), (3001, 7, 2))
   def test_gram_in_chunks_equals_one_product(self, rows, k, o):
+    self.enter_context(mock.patch.object(conv, "_GRAM_MIN_ROWS", 8192))
     rng = np.random.default_rng(rows)
     a = rng.normal(size=(rows, k)).astype(np.float32)
     b = rng.normal(size=(rows, o)).astype(np.float32)
