@@ -87,11 +87,16 @@ def _pad(x, pads):
   return jnp.pad(x, ((0, 0),) + tuple(pads) + ((0, 0),) * (x.ndim - 3))
 
 
+def _xla_conv(x, w, strides, pads):
+  """XLA's own convolution, NHWC with an HWIO kernel."""
+  return jax.lax.conv_general_dilated(x, w, strides, pads,
+                                      dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
 def _forward(x, w, pads):
   kh, kw, c, o = w.shape
   if c <= o and max(x.shape[1:3]) <= _XLA_FORWARD_MAX_SIZE:
-    return jax.lax.conv_general_dilated(x, w, (1, 1), pads,
-                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return _xla_conv(x, w, (1, 1), pads)
   if c <= o or kh == kw == 1:
     return _matmul(_patches(_pad(x, pads), kh, kw), w.reshape(kh * kw * c, o))
   # More input than output channels: multiply first (kh*kw*O columns), then add shifted blocks.
@@ -218,8 +223,7 @@ def conv2d(x, w, stride=1, padding="SAME"):
   supported = sh == sw and kh % sh == 0 and kw % sw == 0 and all(
       lo < k and hi < k for (lo, hi), k in zip(pads, (kh, kw)))
   if getattr(_local, "xla", False) or not supported:
-    return jax.lax.conv_general_dilated(x, w, (sh, sw), pads,
-                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return _xla_conv(x, w, (sh, sw), pads)
   s = sh
   if s == 1:
     return _conv(x, w, pads)
