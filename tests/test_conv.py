@@ -57,6 +57,23 @@ class ConvTest(parameterized.TestCase):
       penalty = lambda fn: lambda w: jnp.sum(jax.grad(loss(fn), 0)(x, w) ** 2)
       assert_close(jax.grad(penalty(conv.conv2d))(w), jax.grad(penalty(xla_conv))(w))
 
+  @parameterized.parameters((16, 5, 1, 6, 8), (16, 4, 2, 24, 4), (17, 3, 1, 12, 4))
+  def test_chunked_products_match_xla(self, size, kernel, stride, c, o):
+    # With the chunk threshold lowered, these small cases run as large ones do: the forward
+    # product and both weight-gradient forms as batches of chunk products (rows split evenly
+    # into 2..64 chunks, 17x17 positions included).
+    self.enter_context(mock.patch.object(conv, "_GRAM_MIN_ROWS", 256))
+    self.enter_context(mock.patch.object(conv, "_GRAM_CHUNK_ROWS", 64))
+    self.enter_context(mock.patch.object(conv, "_XLA_FORWARD_MAX_SIZE", 0))
+    self.assertGreater(conv._chunks(2 * size * size), 1)
+    x, w = random_case(size, kernel, c, o)
+    with jax.default_matmul_precision("highest"):
+      assert_close(conv.conv2d(x, w, stride), xla_conv(x, w, stride, "SAME"))
+      loss = lambda fn: lambda x, w: jnp.sum(jnp.sin(fn(x, w, stride, "SAME")))
+      for g, e in zip(jax.grad(loss(conv.conv2d), (0, 1))(x, w),
+                      jax.grad(loss(xla_conv), (0, 1))(x, w)):
+        assert_close(g, e)
+
   def test_drop_in_for_haiku_conv(self):
     x = jax.random.uniform(jax.random.PRNGKey(0), (3, 12, 12, 5))
     ours = hk.without_apply_rng(hk.transform(lambda x: conv.Conv2D(7, 4, stride=2)(x)))

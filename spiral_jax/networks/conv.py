@@ -47,9 +47,34 @@ def _patches(x, kh, kw):
   return x
 
 
+def _chunks(rows):
+  """How many row chunks a product over this many rows is split into (1: none)."""
+  if rows < _GRAM_MIN_ROWS:
+    return 1
+  chunks = min(_GRAM_CHUNKS, max(2, rows // _GRAM_CHUNK_ROWS))
+  while rows % chunks:
+    chunks -= 1
+  return chunks
+
+
+def _rows(x):
+  """x (..., K) as (chunks, rows, K): the one view of an operand that both its forward product
+  and its weight-gradient product read. Were their views different, XLA:CPU would compute a
+  cheap producer (a transpose, a patch copy) once for each."""
+  k = x.shape[-1]
+  return x.reshape(_chunks(x.size // k), -1, k)
+
+
 def _matmul(x, w):
-  """(..., K) @ (K, O) as one 2-D product."""
-  return (x.reshape(-1, x.shape[-1]) @ w).reshape(x.shape[:-1] + (w.shape[-1],))
+  """(..., K) @ (K, O): with chunked rows, a batch of products with w broadcast (YNNPACK runs
+  that as fast as one product, and it keeps the chunked view of x)."""
+  rows = _rows(x)
+  if rows.shape[0] == 1:
+    y = rows[0] @ w
+  else:
+    y = jax.lax.dot_general(rows, jnp.broadcast_to(w, (rows.shape[0],) + w.shape),
+                            (((2,), (1,)), ((0,), (0,))))
+  return y.reshape(x.shape[:-1] + (w.shape[-1],))
 
 
 def _gram(a, b):
@@ -60,17 +85,10 @@ def _gram(a, b):
   80-120 (both operands stay as they are; YNNPACK takes neither form). Below about 250k rows
   the gain was lost in the whole update, so one product there.
   """
-  k, o = a.shape[-1], b.shape[-1]
-  a, b = a.reshape(-1, k), b.reshape(-1, o)
-  rows = a.shape[0]
-  chunks = min(_GRAM_CHUNKS, max(2, rows // _GRAM_CHUNK_ROWS)) if rows >= _GRAM_MIN_ROWS else 1
-  while rows % chunks:
-    chunks -= 1
-  if chunks == 1:
-    return a.T @ b
-  products = jax.lax.dot_general(a.reshape(chunks, -1, k), b.reshape(chunks, -1, o),
-                                 (((1,), (1,)), ((0,), (0,))))
-  return products.sum(0)
+  a, b = _rows(a), _rows(b)
+  if a.shape[0] == 1:
+    return a[0].T @ b[0]
+  return jax.lax.dot_general(a, b, (((1,), (1,)), ((0,), (0,)))).sum(0)
 
 
 _GRAM_CHUNKS = 64  # at most
@@ -114,10 +132,8 @@ def _conv(x, w, pads):
 
 
 def _conv_fwd(x, w, pads):
-  # x is both multiplied now and kept for the weight gradient: one materialised copy, which
-  # both reshape (XLA would otherwise recompute a transposing producer, such as
-  # space_to_depth, once for each).
-  x = jax.lax.optimization_barrier(x)
+  # x is both multiplied now and kept for the weight gradient; both products read it through
+  # _rows, so XLA materialises a transposing producer (space_to_depth) once.
   return _forward(x, w, pads), (x, w)
 
 
