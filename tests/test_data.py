@@ -3,6 +3,8 @@
 import gzip
 import os
 import shutil
+import tempfile
+from unittest import mock
 
 from absl.testing import absltest
 import numpy as np
@@ -42,6 +44,13 @@ class TfdsMnistTest(absltest.TestCase):
     self.assertEqual(batch.shape, (64, 64, 64, 1))
     np.testing.assert_array_equal(batch, pipeline.batch(64, counter=3))  # deterministic
     self.assertFalse(np.array_equal(batch, pipeline.batch(64, counter=4)))
+
+  def test_an_unprepared_builder_leaves_no_temporary_directory(self):
+    scratch = self.create_tempdir().full_path
+    with mock.patch.object(tempfile, "tempdir", scratch):
+      builder = tfds_builders.SpiralMnist(data_dir=self.create_tempdir().full_path)
+      self.assertEqual(builder.info.name, "spiral_mnist")
+    self.assertEqual(os.listdir(scratch), [])
 
   def test_wrong_files_fail_at_once_without_the_network(self):
     directory = self.create_tempdir().full_path

@@ -68,12 +68,20 @@ def check_mnist_dir(manual_dir):
 
 
 class ArrayRecordByDefault:
-  """Mixin: builders write array_record files (readable without TensorFlow) unless told
-  otherwise. A plain mixin, so tfds does not register it as a dataset."""
+  """Mixin for builders of local data: they write array_record files (readable without
+  TensorFlow) unless told otherwise, and never look for published metadata. A plain mixin, so
+  tfds does not register it as a dataset."""
 
   def __init__(self, **kwargs):
     kwargs.setdefault("file_format", "array_record")
     super().__init__(**kwargs)
+
+  def dataset_info_from_configs(self, **kwargs):
+    info = super().dataset_info_from_configs(**kwargs)
+    # Before its data is prepared, a builder asks for this dataset's metadata in tfds' bucket.
+    # There is none for these datasets, and each asking leaves an empty temporary directory.
+    info.initialize_from_bucket = lambda: None
+    return info
 
 
 def image_feature(shape):
