@@ -62,8 +62,8 @@ class ConvTest(parameterized.TestCase):
     # With the chunk threshold lowered, these small cases run as large ones do: the forward
     # product and both weight-gradient forms as batches of chunk products (rows split evenly
     # into 2..64 chunks, 17x17 positions included).
-    self.enter_context(mock.patch.object(conv, "_GRAM_MIN_ROWS", 256))
-    self.enter_context(mock.patch.object(conv, "_GRAM_CHUNK_ROWS", 64))
+    self.enter_context(mock.patch.object(conv, "_CHUNK_MIN_ROWS", 256))
+    self.enter_context(mock.patch.object(conv, "_CHUNK_ROWS", 64))
     self.enter_context(mock.patch.object(conv, "_XLA_FORWARD_MAX_SIZE", 0))
     self.assertGreater(conv._chunks(2 * size * size), 1)
     x, w = random_case(size, kernel, c, o)
@@ -110,7 +110,7 @@ class ConvTest(parameterized.TestCase):
   # Two chunks, two chunks with a remainder-free split of 70000, and one product (few rows).
   @parameterized.parameters((9216, 5, 3), (70000, 16, 4), (3001, 7, 2))
   def test_gram_in_chunks_equals_one_product(self, rows, k, o):
-    self.enter_context(mock.patch.object(conv, "_GRAM_MIN_ROWS", 8192))
+    self.enter_context(mock.patch.object(conv, "_CHUNK_MIN_ROWS", 8192))
     rng = np.random.default_rng(rows)
     a = rng.normal(size=(rows, k)).astype(np.float32)
     b = rng.normal(size=(rows, o)).astype(np.float32)

@@ -49,9 +49,9 @@ def _patches(x, kh, kw):
 
 def _chunks(rows):
   """How many row chunks a product over this many rows is split into (1: none)."""
-  if rows < _GRAM_MIN_ROWS:
+  if rows < _CHUNK_MIN_ROWS:
     return 1
-  chunks = min(_GRAM_CHUNKS, max(2, rows // _GRAM_CHUNK_ROWS))
+  chunks = min(_CHUNKS, max(2, rows // _CHUNK_ROWS))
   while rows % chunks:
     chunks -= 1
   return chunks
@@ -91,9 +91,11 @@ def _gram(a, b):
   return jax.lax.dot_general(a, b, (((1,), (1,)), ((0,), (0,)))).sum(0)
 
 
-_GRAM_CHUNKS = 64  # at most
-_GRAM_CHUNK_ROWS = 32768  # about, and at least two chunks from
-_GRAM_MIN_ROWS = 262144
+# Row chunks of the products over all positions (`_chunks`), for both the forward product and
+# the weight gradient.
+_CHUNKS = 64  # at most
+_CHUNK_ROWS = 32768  # about, and at least two chunks from
+_CHUNK_MIN_ROWS = 262144
 # Up to this image size, a stride-1 conv that would multiply patches runs as XLA's convolution:
 # there the patch copies cost more than the product (8x8x32, 3x3: 17 ms against 43 ms).
 _XLA_FORWARD_MAX_SIZE = 16
