@@ -133,11 +133,88 @@ class ConvTest(parameterized.TestCase):
     np.testing.assert_allclose(grads["conv2_d"]["b"], offset_grad.sum((0, 1)), rtol=1e-5,
                                atol=1e-5)
 
+  @parameterized.parameters((12, 4, 24, 8), (11, 3, 6, 8), (9, 5, 2, 3))
+  def test_column_patch_route_matches_xla(self, size, kernel, c, o):
+    # Column patches times all kernel rows, then a sum of row-shifted blocks (VALID, stride 1).
+    x, w = random_case(size, kernel, c, o)
+    with jax.default_matmul_precision("highest"):
+      assert_close(conv._conv_by_rows(x, w), xla_conv(x, w, 1, "VALID"))
+      loss = lambda fn: lambda x, w: jnp.sum(jnp.sin(fn(x, w)))
+      ours = lambda x, w: conv._conv_by_rows(x, w)
+      theirs = lambda x, w: xla_conv(x, w, 1, "VALID")
+      for g, e in zip(jax.grad(loss(ours), (0, 1))(x, w), jax.grad(loss(theirs), (0, 1))(x, w)):
+        assert_close(g, e)
+      penalty = lambda fn: lambda w: jnp.sum(jax.grad(loss(fn), 0)(x, w) ** 2)
+      assert_close(jax.grad(penalty(ours))(w), jax.grad(penalty(theirs))(w))
+
+  def test_column_patch_route_is_taken_where_it_writes_much_less(self):
+    # The policy's composed first conv (4x4 on 35x35x24 space-to-depth, 32 out) writes 1.6x less
+    # by columns; a residual block's 3x3 conv on 8x8x32 keeps full patches.
+    taken = []
+    self.enter_context(mock.patch.object(
+        conv, "_conv_by_rows", lambda x, w: taken.append(x.shape) or conv._conv(x, w, ((0, 0),) * 2)))
+    conv.conv2d(jnp.zeros((1, 70, 70, 6)), jnp.zeros((8, 8, 6, 32)), 2, "VALID")
+    self.assertEqual(taken, [(1, 35, 35, 24)])
+    conv.conv2d(jnp.zeros((1, 8, 8, 32)), jnp.zeros((3, 3, 32, 32)))
+    self.assertLen(taken, 1)
+
   def test_bad_input_names_the_shapes(self):
     with self.assertRaisesRegex(ValueError, r"expects \(N, H, W, 3\)"):
       conv.conv2d(jnp.zeros((1, 8, 8, 4)), jnp.zeros((3, 3, 3, 2)))
     with self.assertRaisesRegex(ValueError, "padding must be"):
       conv.conv2d(jnp.zeros((1, 8, 8, 3)), jnp.zeros((3, 3, 3, 2)), padding="FULL")
+
+
+
+def two_convs(x, w1, w2, stride, offset, frame_offset):
+  with conv.xla_convolutions():
+    return conv.conv2d_pair(x, w1, w2, stride, offset, frame_offset)
+
+
+class ConvPairTest(parameterized.TestCase):
+  """Two convolutions with nothing in between, run as one composed conv plus border strips."""
+
+  # (height, width, first kernel, second kernel, stride): the policy's 5x5 then 4x4 stride 2
+  # (on an image large enough for the column-patch route), odd and non-square sizes, stride 1
+  # and 3, a kernel size not a multiple of the stride.
+  @parameterized.parameters((40, 40, 5, 4, 2), (13, 11, 5, 4, 2), (12, 12, 3, 3, 2),
+                            (12, 10, 5, 3, 1), (18, 18, 5, 6, 3))
+  def test_matches_the_two_layers(self, h, w, k1, k2, stride):
+    keys = jax.random.split(jax.random.PRNGKey(h * w + k1), 5)
+    x = jax.random.normal(keys[0], (2, h, w, 3))
+    # Initialiser-sized kernels (outputs of order 1, as in a network).
+    w1 = jax.random.normal(keys[1], (k1, k1, 3, 5)) / np.sqrt(k1 * k1 * 3)
+    w2 = jax.random.normal(keys[2], (k2, k2, 5, 4)) / np.sqrt(k2 * k2 * 5)
+    offset = jax.random.normal(keys[3], (h, w, 5))  # a map (the bias and coordinate channels)
+    frame_offset = jax.random.normal(keys[4], (2, 5))  # one vector per image (the action)
+    args = (x, w1, w2, offset, frame_offset)
+    ours = lambda x, w1, w2, m, e: conv.conv2d_pair(x, w1, w2, stride, m, e)
+    theirs = lambda x, w1, w2, m, e: two_convs(x, w1, w2, stride, m, e)
+    with jax.default_matmul_precision("highest"):
+      y = jax.jit(ours)(*args)
+      expected = theirs(*args)
+      self.assertEqual(y.shape, expected.shape)
+      assert_close(y, expected)
+      loss = lambda fn: lambda *a: jnp.sum(jnp.sin(fn(*a)))
+      for g, e in zip(jax.grad(loss(ours), range(5))(*args), jax.grad(loss(theirs), range(5))(*args)):
+        assert_close(g, e)
+      # A bias instead of a map, and no per-image vector.
+      assert_close(conv.conv2d_pair(x, w1, w2, stride, offset[0, 0]),
+                   two_convs(x, w1, w2, stride, offset[0, 0], None))
+
+  def test_composed_kernel(self):
+    w1 = jax.random.normal(jax.random.PRNGKey(0), (3, 2, 2, 4))
+    w2 = jax.random.normal(jax.random.PRNGKey(1), (2, 3, 4, 5))
+    expected = np.zeros((4, 4, 2, 5))
+    for a in np.ndindex(2, 3):
+      for b in np.ndindex(3, 2):
+        expected[a[0] + b[0], a[1] + b[1]] += np.asarray(w1[b]) @ np.asarray(w2[a])
+    with jax.default_matmul_precision("highest"):
+      np.testing.assert_allclose(conv.compose_kernels(w1, w2), expected, rtol=1e-5, atol=1e-5)
+
+  def test_bad_input_names_the_shapes(self):
+    with self.assertRaisesRegex(ValueError, "matching channels"):
+      conv.conv2d_pair(jnp.zeros((1, 8, 8, 3)), jnp.zeros((5, 5, 3, 4)), jnp.zeros((4, 4, 6, 4)), 2)
 
 
 if __name__ == "__main__":
