@@ -8,6 +8,8 @@ import numpy as np
 
 from environments import jax_paint
 from environments import libmypaint
+from environments import paint_actions
+from spiral_jax.networks import conv
 from spiral_jax.networks import policy as policy_lib
 from tests import squares_env
 
@@ -124,6 +126,40 @@ class PolicyTest(parameterized.TestCase):
     output, _ = jax.jit(policy.unroll)(params, inputs, policy.zero_action((2, 2)),
                                        policy.initial_state(2))
     self.assertEqual(output.log_prob.shape, (2, 2))
+
+  def test_composed_first_convs_equal_the_layer_by_layer_network(self):
+    # The paper torso runs its first conv and first strided conv as one composed conv
+    # (`conv.conv2d_pair`): same outputs and parameter gradients as the network layer by layer.
+    env = libmypaint.LibMyPaint()
+    policy = policy_lib.Policy(env.observation_spec(), env.action_spec(), policy_lib.PAPER,
+                               conditional=True)
+    params = policy.init(jax.random.PRNGKey(0))
+    # Non-zero biases, so every offset the composed path handles matters.
+    params = jax.tree.map(lambda p: p + 0.05 * jax.random.normal(jax.random.PRNGKey(1), p.shape),
+                          params)
+    keys = jax.random.split(jax.random.PRNGKey(2), 3)
+    actions = jax.tree.map(jnp.asarray, paint_actions.random_actions(
+        env.action_spec(), np.random.default_rng(0), (2, 2)))
+    inputs = policy.dummy_inputs((2, 2))._replace(
+        canvas=jax.random.uniform(keys[1], (2, 2, 64, 64, 3)),
+        target=jax.random.uniform(keys[2], (2, 2, 64, 64, 3)), prev_action=actions)
+
+    def loss(params):
+      output, _ = policy.unroll(params, inputs, actions, policy.initial_state(2))
+      return jnp.sum(output.log_prob) + jnp.sum(output.value), output
+
+    with jax.default_matmul_precision("highest"):
+      grads, output = jax.grad(loss, has_aux=True)(params)
+      with conv.xla_convolutions():
+        expected_grads, expected = jax.grad(lambda p: loss(p), has_aux=True)(params)
+    for got, want in zip(output, expected):
+      np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    for name in ("first_conv", "down_0", "coordinate_conv", "prev_action_mlp"):
+      for module in [m for m in grads if m.endswith(name)]:
+        for key in grads[module]:
+          want = np.asarray(expected_grads[module][key])
+          np.testing.assert_allclose(grads[module][key], want, rtol=0,
+                                     atol=1e-4 * float(np.abs(want).max()))
 
   def test_missing_canvas_is_refused(self):
     with self.assertRaisesRegex(ValueError, "observation named 'canvas'"):

@@ -152,10 +152,25 @@ class _Network(hk.Module):
       ys, xs = jnp.meshgrid(jnp.linspace(-1, 1, h), jnp.linspace(-1, 1, w), indexing="ij")
       coordinates = _first_conv(jnp.stack([xs, ys], -1)[None], c, "coordinate_conv",
                                 with_bias=False)[0]
-    x = _first_conv(jnp.concatenate(planes, axis=-1), c, "first_conv", offset=coordinates)
-    x = x + self._embed_action(inputs.prev_action, inputs.action_mask)[:, None, None, :]
-    for i in range(c.num_downsamples):
-      x = jax.nn.relu(conv.Conv2D(c.torso_channels, 4, stride=2, name=f"down_{i}")(x))
+    x = jnp.concatenate(planes, axis=-1)
+    downs = [conv.Conv2D(c.torso_channels, 4, stride=2, name=f"down_{i}")
+             for i in range(c.num_downsamples)]
+    if c.first_stride == 1 and downs:
+      # Nothing non-linear between the first conv (with the action added) and the first strided
+      # conv: the two run as one composed conv (`conv.conv2d_pair`), same parameters.
+      first = conv.Conv2D(c.torso_channels, c.first_kernel, name="first_conv")
+      w1, b1 = first.parameters(x.shape[-1])
+      embedding = self._embed_action(inputs.prev_action, inputs.action_mask)
+      w2, b2 = downs[0].parameters(c.torso_channels)
+      offset = b1 if coordinates is None else coordinates + b1
+      x = conv.conv2d_pair(x, w1, w2, 2, offset=offset, frame_offset=embedding)
+      x = jax.nn.relu(conv.broadcast_add(x, b2))
+      downs = downs[1:]
+    else:
+      x = _first_conv(x, c, "first_conv", offset=coordinates)
+      x = x + self._embed_action(inputs.prev_action, inputs.action_mask)[:, None, None, :]
+    for down in downs:
+      x = jax.nn.relu(down(x))
     for i in range(c.num_res_blocks):
       x = _residual(x, c.torso_channels, f"res_{i}")
     x = jax.nn.relu(x)
