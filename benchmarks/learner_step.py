@@ -7,9 +7,11 @@ Adam step. For each: frames per second (median of repeats), XLA's FLOP count per
 achieved FLOP/s as a fraction of a dense float32 matmul's FLOP/s measured in the same run.
 
 The FLOPs are the model's: XLA's count for the same update with XLA's own convolutions
-(`conv.xla_convolutions`). The update that is timed uses `spiral_jax.networks.conv`, whose
-matrix-product form does a little more arithmetic (padded borders, the second-order terms of the
-gradient penalty); that extra is not counted as useful work.
+(`conv.xla_convolutions`), the network layer by layer (as "model FLOPs utilisation" counts). The
+update that is timed uses `spiral_jax.networks.conv`, which does different arithmetic for the same
+results: a little more in places (padded borders, the second-order terms of the gradient penalty),
+and in the policy far less for its first two convs, which it runs as one composed conv
+(`conv.conv2d_pair`). XLA's count of the update as timed is printed too ("executed").
 
 The script re-runs itself with glibc's huge-page tunable (`spiral_jax.host_memory`);
 SPIRAL_JAX_HUGEPAGES=0 measures without it.
@@ -43,6 +45,14 @@ def flops_of(fn, *args):
   """XLA's FLOP count of fn(*args), traced with XLA's convolutions (the model's arithmetic)."""
   with conv.xla_convolutions():  # a fresh function: jit's trace cache must not hold this trace
     analysis = jax.jit(lambda *a: fn(*a)).lower(*args).compile().cost_analysis()
+  if isinstance(analysis, (list, tuple)):
+    analysis = analysis[0]
+  return float(analysis.get("flops", float("nan")))
+
+
+def executed_flops(jitted, *args):
+  """XLA's FLOP count of the compiled update that is timed."""
+  analysis = jitted.lower(*args).compile().cost_analysis()
   if isinstance(analysis, (list, tuple)):
     analysis = analysis[0]
   return float(analysis.get("flops", float("nan")))
@@ -118,8 +128,10 @@ def policy_benchmark(config_name, repeats):
   jitted = jax.jit(update, donate_argnums=(0, 1))
   args = (params, opt_state, inputs, actions, behaviour, rewards)
   flops = flops_of(update, *args)
+  executed = executed_flops(jitted, *args)
   seconds = time_calls(jitted, args, repeats, calls=3 if config_name == "paper" else 10)
-  return T * B / seconds, flops / (T * B), flops / seconds / 1e9, policy_lib.num_parameters(params)
+  return (T * B / seconds, flops / (T * B), flops / seconds / 1e9, executed / (T * B),
+          policy_lib.num_parameters(params))
 
 
 def discriminator_benchmark(config_name, repeats):
@@ -154,12 +166,16 @@ def main():
         f"{'on' if host_memory.enabled() else 'off'}")
   results = {"matmul_gflops": round(matmul, 2)}
   for name in args.configs.split(","):
-    fps, flops_per_frame, gflops, num_params = policy_benchmark(name, args.repeats)
+    fps, flops_per_frame, gflops, executed, num_params = policy_benchmark(name, args.repeats)
     print(f"policy update, {name:5s} ({num_params / 1e6:.2f}M params): {fps:8.0f} frames/s, "
           f"{flops_per_frame / 1e6:7.1f} MFLOP/frame, {gflops:6.1f} GFLOP/s "
-          f"({100 * gflops / matmul:.0f}% of matmul)")
+          f"({100 * gflops / matmul:.0f}% of matmul); executed {executed / 1e6:.1f} MFLOP/frame, "
+          f"{executed * fps / 1e9:.1f} GFLOP/s ({100 * executed * fps / 1e9 / matmul:.0f}%)")
     results.update({f"policy_frames_per_s_{name}": round(fps, 1),
                     f"policy_mflop_per_frame_{name}": round(flops_per_frame / 1e6, 2),
+                    f"policy_executed_mflop_per_frame_{name}": round(executed / 1e6, 2),
+                    f"policy_executed_flops_fraction_{name}": round(executed * fps / 1e9 / matmul,
+                                                                    4),
                     f"policy_gflops_{name}": round(gflops, 2),
                     f"policy_flops_fraction_{name}": round(gflops / matmul, 4)})
     fps, flops_per_frame, gflops = discriminator_benchmark(name, args.repeats)
