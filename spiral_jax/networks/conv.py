@@ -142,14 +142,20 @@ def _conv_fwd(x, w, pads):
   return _forward(x, w, pads), (x, w)
 
 
+def _input_gradient_conv(w, pads):
+  """The kernel and padding of the stride-1 conv of dy that gives a conv's input gradient:
+  dx[u] = sum_a dy[u + top - a] w[a], of dy with the flipped kernel, computed only where x is
+  (not on its padding)."""
+  kh, kw = w.shape[:2]
+  (top, bottom), (left, right) = pads
+  dx_pads = ((kh - 1 - top, kh - 1 - bottom), (kw - 1 - left, kw - 1 - right))
+  return w[::-1, ::-1].transpose(0, 1, 3, 2), dx_pads
+
+
 def _conv_bwd(pads, residuals, dy):
   x, w = residuals
   kh, kw, c, o = w.shape
-  # dx[u] = sum_a dy[u + top - a] w[a]: the same kind of conv, of dy with the flipped kernel,
-  # computed only where x is (not on its padding).
-  (top, bottom), (left, right) = pads
-  dx_pads = ((kh - 1 - top, kh - 1 - bottom), (kw - 1 - left, kw - 1 - right))
-  w_flipped = w[::-1, ::-1].transpose(0, 1, 3, 2)
+  w_flipped, dx_pads = _input_gradient_conv(w, pads)
   dx = _conv(dy, w_flipped, dx_pads)
   if c < o:
     dw = _gram(_patches(_pad(x, pads), kh, kw), dy).reshape(w.shape)
@@ -193,7 +199,7 @@ def _conv_by_rows_bwd(residuals, dy):
   dz = jnp.stack([_pad(dy, ((i, kh - 1 - i), (0, 0))) for i in range(kh)], axis=-2)
   dz = dz.reshape(dz.shape[:3] + (kh * o,))
   dw = _gram(columns, dz).reshape(kw, c, kh, o).transpose(2, 0, 1, 3)
-  dx = _conv(dy, w[::-1, ::-1].transpose(0, 1, 3, 2), ((kh - 1, kh - 1), (kw - 1, kw - 1)))
+  dx = _conv(dy, *_input_gradient_conv(w, ((0, 0), (0, 0))))
   return dx, dw
 
 
