@@ -53,7 +53,7 @@ setuptools.setup(
     python_requires=">=3.11",
     packages=setuptools.find_packages(include=["spiral_jax", "spiral_jax.*", "environments",
                                                "environments.*", "experiments",
-                                               "experiments.*"]),
+                                               "experiments.*", "tfds_local"]),
     entry_points={"console_scripts": ["spiral-jax=experiments.cli:main"]},
     package_data={"spiral_jax.data": ["samples/*.npz", "samples/*.md"],
                   "environments": ["data/*.npz", "data/*.md"]},

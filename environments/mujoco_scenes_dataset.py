@@ -21,7 +21,9 @@ import os
 
 import numpy as np
 
-from environments import mujoco_scenes
+from environments import mujoco_render
+from environments import programs
+from environments import scene_actions
 
 MIN_OBJECTS, MAX_OBJECTS = 1, 5
 TRAIN_SEED, TEST_SEED = 0, 1
@@ -33,17 +35,17 @@ SPLIT_SIZES = {"default": (50_000, 1_000), "small": (2_000, 200)}
 
 def footprint(obj, config):
   """The radius of an object's footprint on the platform (platform units)."""
-  size, _ = mujoco_scenes.geom_extent(obj.shape, config.sizes[obj.size])
+  size, _ = scene_actions.geom_extent(obj.shape, config.sizes[obj.size])
   if obj.shape == 1:  # a box's footprint reaches its corners
     return float(np.hypot(size[0], size[1]))
   return float(size[0])
 
 
 def overlaps(obj, others, config):
-  x, y = mujoco_scenes.grid_to_platform(obj.location, config)
+  x, y = scene_actions.grid_to_platform(obj.location, config)
   r = footprint(obj, config)
   for other in others:
-    ox, oy = mujoco_scenes.grid_to_platform(other.location, config)
+    ox, oy = scene_actions.grid_to_platform(other.location, config)
     if np.hypot(x - ox, y - oy) < r + footprint(other, config):
       return True
   return False
@@ -55,8 +57,8 @@ def random_scene(rng, config, min_objects=MIN_OBJECTS, max_objects=MAX_OBJECTS):
   objects = []
   while len(objects) < count:
     for _ in range(_PLACEMENT_TRIES):
-      obj = mujoco_scenes.SceneObject(
-          shape=int(rng.integers(len(mujoco_scenes.SHAPES))),
+      obj = scene_actions.SceneObject(
+          shape=int(rng.integers(len(scene_actions.SHAPES))),
           location=tuple(int(v) for v in rng.integers(config.grid_size, size=2)),
           size=int(rng.integers(len(config.sizes))),
           colour=tuple(int(v) for v in rng.integers(config.colour_bins, size=3)))
@@ -88,7 +90,7 @@ def objects_to_arrays(objects):
 
 
 def arrays_to_objects(example):
-  return [mujoco_scenes.SceneObject(int(example["shape"][i]),
+  return [scene_actions.SceneObject(int(example["shape"][i]),
                                     tuple(int(v) for v in example["location"][i]),
                                     int(example["size"][i]),
                                     tuple(int(v) for v in example["colour"][i]))
@@ -97,14 +99,14 @@ def arrays_to_objects(example):
 
 def program_of(example, config=None):
   """The environment's program (one `add` action per object) that draws a dataset example."""
-  config = config or mujoco_scenes.SceneConfig()
-  return mujoco_scenes.Program(config, [obj.to_action() for obj in arrays_to_objects(example)])
+  config = config or scene_actions.SceneConfig()
+  return programs.SceneProgram(config, [obj.to_action() for obj in arrays_to_objects(example)])
 
 
 def examples(num, seed, config=None, start=0):
   """Yields (index, example dict) for scenes start .. start + num - 1 of the split `seed`."""
-  config = config or mujoco_scenes.SceneConfig()
-  renderer = mujoco_scenes.SceneRenderer(config, max_objects=MAX_OBJECTS)
+  config = config or scene_actions.SceneConfig()
+  renderer = mujoco_render.SceneRenderer(config, max_objects=MAX_OBJECTS)
   try:
     for index in range(start, start + num):
       objects = random_scene(scene_rng(seed, index), config)
@@ -145,14 +147,14 @@ except ImportError:  # pragma: no cover - the builder needs tensorflow-datasets;
   tfds = None
 
 if tfds is not None:
-  from spiral_jax.data import tfds_builders  # pylint: disable=g-import-not-at-top
+  import tfds_local  # pylint: disable=g-import-not-at-top
 
   @dataclasses.dataclass
   class ScenesBuilderConfig(tfds.core.BuilderConfig):
     num_train: int = SPLIT_SIZES["default"][0]
     num_test: int = SPLIT_SIZES["default"][1]
 
-  class SpiralMujocoScenes(tfds_builders.ArrayRecordByDefault,
+  class SpiralMujocoScenes(tfds_local.ArrayRecordByDefault,
                            tfds.core.GeneratorBasedBuilder):
     """MuJoCo Scenes images and their ground-truth programs, generated and rendered here.
 
@@ -163,14 +165,14 @@ if tfds is not None:
     RELEASE_NOTES = {"1.0.0": "1-5 non-overlapping objects per scene, 64x64."}
     BUILDER_CONFIGS = [ScenesBuilderConfig(name=name, num_train=train, num_test=test)
                        for name, (train, test) in SPLIT_SIZES.items()]
-    SCENE = mujoco_scenes.SceneConfig()
+    SCENE = scene_actions.SceneConfig()
 
     def _info(self):
       w = self.SCENE.canvas_size
       tensor = lambda shape: tfds.features.Tensor(shape=shape, dtype=np.int32)
       return self.dataset_info_from_configs(
           features=tfds.features.FeaturesDict({
-              "image": tfds_builders.image_feature((w, w, 3)),
+              "image": tfds_local.image_feature((w, w, 3)),
               "num_objects": tensor(()),
               "shape": tensor((MAX_OBJECTS,)),
               "location": tensor((MAX_OBJECTS, 2)),
@@ -212,7 +214,7 @@ def load_images(data_dir=None, split="train", limit=None, config_name="default",
   the tfds dataset (the paper's scene config) is built there once and read back. Both give the
   same images for the same scene config.
   """
-  scene_config = scene_config or mujoco_scenes.SceneConfig()
+  scene_config = scene_config or scene_actions.SceneConfig()
   if config_name not in SPLIT_SIZES or split not in ("train", "test"):
     raise ValueError(f"MuJoCo Scenes has configs {sorted(SPLIT_SIZES)} and splits train and test; "
                      f"got config {config_name!r}, split {split!r}.")
@@ -227,4 +229,4 @@ def load_images(data_dir=None, split="train", limit=None, config_name="default",
                      "matching scenes in memory.")
   builder = prepare(SpiralMujocoScenes(data_dir=os.path.expanduser(data_dir),
                                        config=config_name))
-  return tfds_builders.read_images(builder, split, limit).astype(np.float32) / 255.0
+  return tfds_local.read_images(builder, split, limit).astype(np.float32) / 255.0

@@ -142,14 +142,6 @@ def observation_spec(config):
   }
 
 
-def reward_spec():
-  return specs.Array((), np.float32, name="reward")
-
-
-def discount_spec():
-  return specs.BoundedArray((), np.float32, 0.0, 1.0, name="discount")
-
-
 def random_actions(spec, rng, batch_shape=()):
   """Uniformly random valid actions for a dict action spec: int32 arrays of batch_shape + shape."""
   return {name: rng.integers(s.minimum, np.asarray(s.maximum) + 1,

@@ -1,8 +1,10 @@
-"""Painting programs as data: the actions of an episode plus the config that gives them meaning.
+"""Programs as data: the actions of an episode plus the config that gives them meaning.
 
-A `Program` is what an agent writes. It is saved as JSON (atomically: a crash never leaves a
-half-written file) and re-rendered by any painting renderer at any canvas size, e.g.
-`environments.libmypaint.render_program(program, canvas_size=256)`.
+A program is what an agent writes: a painting `Program` (strokes) or a `SceneProgram` (MuJoCo
+objects). Each is saved as JSON tagged with its format (`FORMAT`, `SCENE_FORMAT`), written
+atomically (a crash never leaves a half-written file), and re-rendered at any canvas size, e.g.
+`environments.libmypaint.render_program(program, canvas_size=256)` or
+`environments.mujoco_render.render_program(scene_program, 256)`. `load(path)` reads either kind.
 """
 
 import dataclasses
@@ -13,8 +15,10 @@ from typing import List
 from xml.sax import saxutils
 
 from environments import paint_actions
+from environments import scene_actions
 
 FORMAT = "spiral-jax/painting-program/v1"
+SCENE_FORMAT = "spiral-jax/mujoco-scenes-program/v1"
 
 
 @dataclasses.dataclass
@@ -98,12 +102,69 @@ class Program:
 
   @classmethod
   def load(cls, path):
-    with open(path) as f:
-      text = f.read()
+    return _load(cls, path)
+
+
+class SceneProgram:
+  """A recorded MuJoCo Scenes program: its SceneConfig and validated actions."""
+
+  def __init__(self, config, actions):
+    self.config = config
+    self.actions = [dict(a, location=tuple(a["location"])) for a in actions]
+
+  def __len__(self):
+    return len(self.actions)
+
+  @property
+  def objects(self):
+    return scene_actions.scene_objects(self.actions)
+
+  def to_json(self):
+    return json.dumps({"format": SCENE_FORMAT, "environment": "mujoco_scenes",
+                       "config": self.config.to_dict(),
+                       "actions": [dict(a, location=list(a["location"])) for a in self.actions]})
+
+  @classmethod
+  def from_json(cls, text):
     try:
-      return cls.from_json(text)
-    except (ValueError, KeyError, TypeError) as e:
-      raise ValueError(f"{path}: {e}") from e
+      d = json.loads(text)
+      # Programs written before the format tag carry only "environment".
+      if d.get("format", SCENE_FORMAT) != SCENE_FORMAT or d.get("environment") != "mujoco_scenes":
+        raise ValueError(f"expected a JSON object with format {SCENE_FORMAT!r}")
+      config = scene_actions.SceneConfig.from_dict(d["config"])
+      actions = [scene_actions.validate_action(a, config) for a in d["actions"]]
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+      raise ValueError(f"Not a MuJoCo Scenes program: {e}") from e
+    return cls(config, actions)
+
+  def save(self, path):
+    """Writes the program to `path` atomically."""
+    _write_atomically(path, self.to_json())
+
+  @classmethod
+  def load(cls, path):
+    return _load(cls, path)
+
+
+def _load(cls, path):
+  with open(path, encoding="utf-8") as f:
+    text = f.read()
+  try:
+    return cls.from_json(text)
+  except (ValueError, KeyError, TypeError) as e:
+    raise ValueError(f"{path}: {e}") from e
+
+
+def load(path):
+  """A program file of either kind, told apart by its format tag."""
+  try:
+    with open(path, encoding="utf-8") as f:
+      data = json.load(f)
+  except ValueError as e:
+    raise ValueError(f"{path}: not a program (invalid JSON: {e}).") from e
+  is_scene = isinstance(data, dict) and (data.get("format") == SCENE_FORMAT
+                                         or data.get("environment") == "mujoco_scenes")
+  return (SceneProgram if is_scene else Program).load(path)
 
 
 def _write_atomically(path, text):
