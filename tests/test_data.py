@@ -10,6 +10,7 @@ from absl.testing import absltest
 import numpy as np
 from PIL import Image
 
+from spiral_jax.data import datasets
 from spiral_jax.data import images
 from spiral_jax.data import tfds_builders
 
@@ -172,4 +173,4 @@ class PublicTfdsTest(absltest.TestCase):
     except ImportError:
       pass
     with self.assertRaisesRegex(images.DataError, "needs TensorFlow.*'mnist'"):
-      images.load("tfds:mnist", size=32)
+      datasets.load("tfds:mnist", size=32)

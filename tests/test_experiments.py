@@ -16,6 +16,7 @@ from spiral_jax import evaluation
 from spiral_jax import metrics as metrics_lib
 from spiral_jax import pictures
 from spiral_jax import training
+from spiral_jax.data import datasets
 from spiral_jax.data import images as images_lib
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -89,7 +90,7 @@ class ConfigTest(parameterized.TestCase):
 class DataTest(absltest.TestCase):
 
   def test_shipped_mnist_sample(self):
-    images = images_lib.load("mnist_sample", size=32)
+    images = datasets.load("mnist_sample", size=32)
     self.assertEqual(images.shape, (1000, 32, 32, 1))
     self.assertAlmostEqual(float(images.max()), 1.0, places=5)  # white paper ...
     self.assertLess(float(images.min()), 0.05)  # ... and dark ink
@@ -109,21 +110,21 @@ class DataTest(absltest.TestCase):
     with self.assertRaisesRegex(images_lib.DataError, "No MNIST train images.*original file"):
       images_lib.mnist(self.create_tempdir().full_path, "train")
     with self.assertRaisesRegex(images_lib.DataError, "needs a data directory"):
-      images_lib.load("mnist")
+      datasets.load("mnist")
 
   def test_image_folder(self):
     directory = make_image_folder(self.create_tempdir().full_path, colour=True)
-    images = images_lib.load("folder", directory, size=16, grayscale=False)
+    images = datasets.load("folder", directory, size=16, grayscale=False)
     self.assertEqual(images.shape, (6, 16, 16, 3))
     self.assertGreater(float(np.mean(images)), 0.8)
     reds = images[..., 0] - images[..., 2]
     self.assertGreater(float(reds.max()), 0.3)  # the red strokes survived the resize
     with self.assertRaisesRegex(images_lib.DataError, "does not exist"):
-      images_lib.load("folder", os.path.join(directory, "nope"), size=16)
+      datasets.load("folder", os.path.join(directory, "nope"), size=16)
     with open(os.path.join(directory, "group0", "broken.png"), "wb") as f:
       f.write(b"not a png")
     with self.assertRaisesRegex(images_lib.DataError, "Cannot read image.*broken.png"):
-      images_lib.load("folder", directory, size=16)
+      datasets.load("folder", directory, size=16)
 
 
 class RunTest(absltest.TestCase):

@@ -125,39 +125,6 @@ def image_folder_image(path, size, grayscale):
   return pixels[..., None] if grayscale else pixels
 
 
-def load(name, data_dir=None, split="train", size=64, limit=None, grayscale=True):
-  """A named image set at canvas size: float32 (N, size, size, C) in [0, 1], white paper.
-
-  name: "mnist" (the original IDX files in data_dir), "mnist_sample" (shipped; no data_dir),
-  "omniglot" / "celeba" (built once with tensorflow-datasets from the original files in data_dir,
-  see `spiral_jax.data.tfds_builders`; splits background / evaluation, and train), or "folder"
-  (every image file under data_dir; grey when `grayscale`), or "tfds:NAME" (a tensorflow-datasets
-  catalogue dataset through tfds.load; needs TensorFlow; data_dir, if given, is its manual dir).
-  """
-  if name == "folder":
-    return image_folder(data_dir, size, grayscale, limit)
-  if name.startswith("tfds:"):
-    from spiral_jax.data import tfds_builders  # pylint: disable=import-outside-toplevel
-    return tfds_builders.load_public(name[5:], data_dir, split, size, grayscale, limit)
-  if name in ("omniglot", "celeba"):
-    from spiral_jax.data import tfds_builders  # pylint: disable=import-outside-toplevel
-    return tfds_builders.load_images(name, data_dir, split, size, grayscale, limit)
-  if name == "mnist_sample":
-    raw = mnist_sample()
-  elif name == "mnist":
-    if not data_dir:
-      raise DataError("The 'mnist' dataset needs a data directory holding the original IDX files "
-                      "(train-images-idx3-ubyte.gz ...); or use 'mnist_sample', shipped with "
-                      "the package.")
-    raw = mnist(data_dir, split)
-  else:
-    raise DataError(f"Unknown dataset {name!r}: known are 'mnist', 'mnist_sample', 'omniglot', "
-                    "'celeba', 'folder' and 'tfds:NAME'.")
-  if limit:
-    raw = raw[:limit]
-  return resize(ink_to_canvas(raw), size)
-
-
 class SourceImages:
   """Batches of canvas-ready images drawn from a random-access source (e.g. a tfds data source
   from `spiral_jax.data.tfds_builders`): float32 (n, size, size, C), white paper.
