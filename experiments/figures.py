@@ -77,8 +77,11 @@ def stroke_trace(program, target=None, big_size=256, pad=4):
   return np.concatenate(row, axis=1)
 
 
-def episode_frames(program, scale=4):
-  """The canvas before any action and after each one, as uint8 RGB frames (scaled up)."""
+def episode_frames(program, scale=4, bar=4):
+  """The canvas before any action and after each one, as uint8 RGB frames (scaled up), each with
+  a `bar`-pixel progress bar below it. The bar makes every frame differ from the one before, so
+  a GIF keeps one frame per step even when a step paints nothing (GIF writers merge identical
+  consecutive frames)."""
   env = libmypaint.LibMyPaint.from_config(program.config)
   timestep = env.reset()
   frames = [timestep.observation["canvas"]]
@@ -86,7 +89,12 @@ def episode_frames(program, scale=4):
     frames.append(env.step(action).observation["canvas"])
   env.close()
   size = program.config.canvas_size * scale
-  return [_rgb(frame, size) for frame in frames]
+  out = []
+  for step, frame in enumerate(frames):
+    progress = np.full((bar, size, 3), 255, np.uint8)
+    progress[:, :int(round(size * step / max(len(frames) - 1, 1)))] = 96
+    out.append(np.concatenate([_rgb(frame, size), progress], axis=0))
+  return out
 
 
 def save_gif(frames, path, frame_ms=250):

@@ -19,6 +19,25 @@ def random_program(seed=0, steps=12):
   return programs.Program(config, [{k: v[t] for k, v in actions.items()} for t in range(steps)])
 
 
+class GifTest(absltest.TestCase):
+
+  def test_one_frame_per_step_even_when_nothing_is_painted(self):
+    # GIF writers merge identical consecutive frames; a program of moves paints nothing.
+    from PIL import Image  # pylint: disable=import-outside-toplevel
+    from experiments import figures  # pylint: disable=import-outside-toplevel
+    config = paint_actions.PaintConfig(canvas_size=16, grid_size=4, grayscale=True,
+                                       episode_length=5)
+    moves = [{"flag": 0, "end": (t % 4, 1), "control": (0, 0), "size": 0, "pressure": 0}
+             for t in range(5)]
+    frames = figures.episode_frames(programs.Program(config, moves), scale=2)
+    self.assertLen(frames, 6)
+    np.testing.assert_array_equal(frames[0][:32], frames[-1][:32])  # the canvas stays blank
+    path = os.path.join(self.create_tempdir().full_path, "moves.gif")
+    figures.save_gif(frames, path)
+    with Image.open(path) as gif:
+      self.assertEqual(gif.n_frames, 6)
+
+
 class SvgTest(absltest.TestCase):
 
   def test_round_trip(self):
