@@ -8,10 +8,11 @@ import os
 import ml_collections
 import numpy as np
 
+from experiments.configs import base
 from spiral_jax import anakin
 from spiral_jax import checkpoint as checkpoint_lib
 from spiral_jax import training
-from spiral_jax.data import images as images_lib
+from spiral_jax.data import datasets
 
 
 def paint_config(env_config):
@@ -64,8 +65,8 @@ def make_setup(config):
     images = mujoco_scenes_dataset.load_images(data.data_dir or None, data.split,
                                                data.limit or None, scene_config=scene)
   else:
-    images = images_lib.load(data.name, data.data_dir or None, data.split, canvas_size,
-                             data.limit or None, grayscale=channels == 1)
+    images = datasets.load(data.name, data.data_dir or None, data.split, canvas_size,
+                           data.limit or None, grayscale=channels == 1)
   if images.shape[-1] != channels:
     if images.shape[-1] == 1:
       images = np.repeat(images, channels, axis=-1)
@@ -77,11 +78,20 @@ def make_setup(config):
                         functional_env=functional)
 
 
+def run_config(saved):
+  """The experiment config a checkpoint's meta carries, as a ConfigDict. Runs written before a
+  setting existed get today's default for it from `experiments/configs/base.py`."""
+  defaults = base.get_config(saved.get("size", "small")).to_dict()
+  for name in ("checkpoints_to_keep", "actor_timeout_s"):
+    saved.setdefault(name, defaults[name])
+  return ml_collections.ConfigDict(saved)
+
+
 def load_run(workdir):
   """(config, policy parameters, checkpoint meta) of a training run's newest checkpoint."""
   state, meta = checkpoint_lib.Checkpointer(os.path.join(workdir, "checkpoints")).restore_raw()
   if not meta.get("config"):
     raise checkpoint_lib.CheckpointError(f"The checkpoint in {workdir} carries no config.")
-  config = ml_collections.ConfigDict(meta["config"])
+  config = run_config(dict(meta["config"]))
   learner = state["anakin"]["learner"] if "anakin" in state else state["learner"]
   return config, learner["policy_params"], meta

@@ -2,10 +2,11 @@
 
 One iteration, on every device for its slice of the batch (`shard_map` over the "batch" axis):
 reset a batch of environments (vmap), `lax.scan` over the episode (policy sample -> env step),
-score the final renders and update the policy (the same `learner.policy_update` as the threaded
-system), add the renders to an on-device replay, and update the discriminator on replay samples
-and real images held on device. Gradients are averaged over devices; nothing returns to the host
-but a few scalar metrics, and `iterations_per_call` iterations run per call.
+then the learner iteration of the threaded system (`learner.iteration`): score the final renders
+and update the policy, add the renders to an on-device replay (`replay.ring_add`), and update the
+discriminator on replay samples and real images held on device. Gradients are averaged over
+devices; nothing returns to the host but a few scalar metrics, and `iterations_per_call`
+iterations run per call.
 
 The environment is given functionally (gymnax style), unbatched:
   reset(key) -> (env_state, timestep), step(key, env_state, action) -> (env_state, timestep)
@@ -14,15 +15,18 @@ with dm_env-style timesteps of arrays whose observation holds "canvas" (and opti
 """
 
 import functools
-from typing import Any, Callable, NamedTuple
+from typing import Callable, NamedTuple, Optional
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import PartitionSpec as P
 
 from spiral_jax import learner as learner_lib
+from spiral_jax import replay as replay_lib
 from spiral_jax import trajectory as trajectory_lib
+from spiral_jax.networks import discriminator as disc_lib
 
 AXIS = learner_lib.AXIS
 
@@ -40,7 +44,9 @@ class AnakinState(NamedTuple):
   iteration: jnp.ndarray  # int32
 
 
-def rollout(env, policy, params, key, batch_size, targets=None, greedy=False):
+def rollout(env: FunctionalEnv, policy, params, key: chex.PRNGKey, batch_size: int,
+            targets: Optional[chex.Array] = None,
+            greedy: bool = False) -> trajectory_lib.Trajectory:
   """Runs `batch_size` episodes; returns a time-major Trajectory batch (T, B, ...).
   greedy: the policy takes its most likely actions instead of sampling."""
   reset_keys = jax.random.split(jax.random.fold_in(key, 0), batch_size)
@@ -98,7 +104,7 @@ class Anakin:
     self.image_shape = images.shape[1:]
     self._images = learner_lib.host_to_global(
         np.round(images * 255).astype(np.uint8), self.mesh, P())
-    self.item_shape = learner_lib.replay_item_shape(config, self.image_shape)
+    self.item_shape = disc_lib.replay_item_shape(config.kind, self.image_shape)
     smap = functools.partial(jax.shard_map, mesh=self.mesh, check_vma=False)
     self._run = jax.jit(smap(self._run_local, in_specs=(self._state_spec(), P(), P()),
                              out_specs=(self._state_spec(), P())), donate_argnums=0)
@@ -134,26 +140,27 @@ class Anakin:
       targets = self._sample_images(images, jax.random.fold_in(device_key, 0), b)
     traj = rollout(self.env, self.policy, state.learner.policy_params,
                    jax.random.fold_in(device_key, 1), b, targets)
-    learner, metrics = learner_lib.policy_update(self.policy, self.discriminator, config,
-                                                 state.learner, traj, jax.random.fold_in(key, 2),
-                                                 AXIS)
+    d_key = lambda j: jax.random.fold_in(device_key, 10 + j)
+
+    def update_discriminator(learner, real_images, fake_items, j):
+      keys = learner_lib.example_keys(jax.random.fold_in(key, 20 + j), b, AXIS)
+      return learner_lib.discriminator_update(
+          self.discriminator, config, learner, config.kind.real(real_images),
+          config.kind.fake_from_items(fake_items, keys), jax.random.fold_in(key, 30 + j), AXIS)
+
     # The replay: a ring of whole batches, so the write position is the iteration modulo size.
-    items = traj.final_canvas if config.discriminator == "unconditional" else jnp.concatenate(
-        [traj.final_canvas, traj.target], axis=-1)
     slot = (state.iteration % config.replay_batches) * b
-    replay = jax.lax.dynamic_update_slice(state.replay, items.astype(state.replay.dtype),
-                                          (slot,) + (0,) * len(self.item_shape))
-    replay_size = jnp.minimum(state.replay_size + b, self.capacity)
-    for j in range(config.discriminator_steps):
-      d_key = jax.random.fold_in(device_key, 10 + j)
-      index = jax.random.randint(jax.random.fold_in(d_key, 0), (b,), 0, replay_size[0])
-      fake = learner_lib.fake_input(config, replay[index], jax.random.fold_in(key, 20 + j),
-                                    AXIS)
-      real = learner_lib.real_input(
-          config, self._sample_images(images, jax.random.fold_in(d_key, 1), b))
-      learner, d_metrics = learner_lib.discriminator_update(
-          self.discriminator, config, learner, real, fake, jax.random.fold_in(key, 30 + j), AXIS)
-      metrics.update(d_metrics)
+    ops = learner_lib.IterationOps(
+        update_policy=lambda learner, traj: learner_lib.policy_update(
+            self.policy, self.discriminator, config, learner, traj, jax.random.fold_in(key, 2),
+            AXIS),
+        add=lambda ring, items: replay_lib.ring_add(*ring, items, slot),
+        sample_real=lambda j: self._sample_images(images, jax.random.fold_in(d_key(j), 1), b),
+        sample_fake=lambda ring, j: replay_lib.ring_sample(
+            ring[0], ring[1][0], jax.random.fold_in(d_key(j), 0), b),
+        update_discriminator=update_discriminator)
+    learner, (replay, replay_size), metrics = learner_lib.iteration(
+        ops, config, state.learner, (state.replay, state.replay_size), traj)
     return AnakinState(learner, replay, replay_size, state.iteration + 1), metrics
 
   def _run_local(self, state, key, images):

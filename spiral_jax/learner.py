@@ -1,14 +1,16 @@
 """SPIRAL's two learners (paper section 3.4): the policy learner and the discriminator learner.
 
 The maths is pure functions, shared by the threaded system and Anakin:
-  * `compute_rewards`: the agent's rewards for a batch of trajectories (D(final render), or -l2 to
-    the target, optionally SPIRAL++ temporal credit, plus the auxiliary penalties);
-  * `policy_update`: one V-trace (or A2C) actor-critic step with optax;
-  * `discriminator_update`: one WGAN-GP step.
-Each takes `axis_name`: inside `shard_map` every device holds a slice of the batch and gradients and
-metrics are averaged over that axis, so all devices apply the same update. Per-example randomness is
-drawn from keys folded with each example's global index, so the update does not depend on how the
-batch is split over devices.
+  * `policy_update`: one V-trace (or A2C) actor-critic step with optax, on rewards assembled by
+    `spiral_jax.rewards.compute` from D's scores;
+  * `discriminator_update`: one WGAN-GP step;
+  * `iteration`: one learner iteration (policy update, replay add, `discriminator_steps` D
+    updates), written once; each mode supplies how its steps run (`IterationOps`).
+What D sees is the discriminator kind's (`spiral_jax.networks.discriminator.kind`).
+Each update takes `axis_name`: inside `shard_map` every device holds a slice of the batch and
+gradients and metrics are averaged over that axis, so all devices apply the same update.
+Per-example randomness is drawn from keys folded with each example's global index, so the update
+does not depend on how the batch is split over devices.
 
 `Learner` holds the state and runs those updates jitted and data-parallel over a mesh of devices
 (all of them by default; several hosts under `jax.distributed` work the same way, each host giving
@@ -17,8 +19,9 @@ its share of the batch).
 
 import dataclasses
 import functools
-from typing import Any, NamedTuple, Optional
+from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -32,7 +35,7 @@ from spiral_jax.networks import discriminator as disc_lib
 from spiral_jax.networks import policy as policy_lib
 
 AXIS = "batch"
-DISCRIMINATOR_KINDS = ("unconditional", "conditional", "complement")
+Metrics = Dict[str, chex.Array]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,9 +69,15 @@ class LearnerConfig:
       raise ValueError(f"algorithm must be 'vtrace' or 'a2c', not {self.algorithm!r}.")
     if self.reward not in ("discriminator", "l2"):
       raise ValueError(f"reward must be 'discriminator' or 'l2', not {self.reward!r}.")
-    if self.discriminator not in DISCRIMINATOR_KINDS:
-      raise ValueError(f"discriminator must be one of {DISCRIMINATOR_KINDS}, "
-                       f"not {self.discriminator!r}.")
+    disc_lib.kind(self.discriminator)  # raises for an unknown kind
+    for name in ("batch_size", "discriminator_steps", "replay_batches"):
+      if getattr(self, name) < 1:
+        raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}.")
+
+  @property
+  def kind(self) -> disc_lib.Unconditional:
+    """The discriminator kind: what D sees (`spiral_jax.networks.discriminator`)."""
+    return disc_lib.kind(self.discriminator)
 
 
 class LearnerState(NamedTuple):
@@ -91,7 +100,7 @@ def discriminator_optimiser(config):
                     b2=config.discriminator_b2)
 
 
-def init(policy, discriminator, config, key):
+def init(policy, discriminator, config: LearnerConfig, key: chex.PRNGKey) -> LearnerState:
   """A fresh LearnerState."""
   key_policy, key_d = jax.random.split(key)
   policy_params = policy.init(key_policy)
@@ -101,90 +110,17 @@ def init(policy, discriminator, config, key):
                       jnp.int32(0), jnp.int32(0))
 
 
-def is_conditional(config):
+def is_conditional(config: LearnerConfig) -> bool:
   """Whether the agent reconstructs targets (so trajectories carry them)."""
-  return config.reward == "l2" or config.discriminator != "unconditional"
+  return config.reward == "l2" or config.kind.conditional
 
 
 # Per-example randomness.
 
-def example_keys(key, batch_size, axis_name=None):
+def example_keys(key: chex.PRNGKey, batch_size: int, axis_name: Optional[str] = None) -> chex.Array:
   """One key per local example, folded with its global index in the batch."""
   offset = 0 if axis_name is None else jax.lax.axis_index(axis_name) * batch_size
   return jax.vmap(lambda i: jax.random.fold_in(key, i))(offset + jnp.arange(batch_size))
-
-
-# The discriminator's view of images.
-
-def discriminator_input(config, canvas, target, keys):
-  """What D scores for renders `canvas` (B, H, W, C) of targets `target`: the canvas itself
-  (unconditional), the pair on channels (conditional) or a complement mix (one cut per key)."""
-  if config.discriminator == "conditional":
-    return jnp.concatenate([canvas, target], axis=-1)
-  if config.discriminator == "complement":
-    mix = jax.vmap(lambda c, t, k: disc_lib.complement_mix(c[None], t[None], k)[0][0])
-    return mix(canvas, target, keys)
-  return canvas
-
-
-def real_input(config, images):
-  """D's real examples from dataset images: x, the pair (x, x), or x (a mix of x with itself)."""
-  if config.discriminator == "conditional":
-    return jnp.concatenate([images, images], axis=-1)
-  return images
-
-
-def score(discriminator, config, d_params, inputs):
-  """D's scores (B,) for inputs made by `discriminator_input` / `real_input`."""
-  if config.discriminator == "conditional":
-    channels = inputs.shape[-1] // 2
-    return discriminator.apply(d_params, inputs[..., :channels], inputs[..., channels:])
-  return discriminator.apply(d_params, inputs)
-
-
-# Rewards.
-
-def compute_rewards(discriminator, config, d_params, traj, key, axis_name=None):
-  """Rewards (T, B) for a time-major trajectory batch, and metrics.
-
-  `d_params` must already be normalised (spectral norm). Returns (rewards, info) with info's
-  "l2" the mean squared error of each final render to its target (conditional agents) and
-  "score" D's score of each final render.
-  """
-  num_steps, batch = traj.first.shape
-  final = traj.final_canvas.astype(jnp.float32)
-  keys = example_keys(key, batch, axis_name)
-  info = {}
-  conditional = traj.target is not None
-  target = traj.target.astype(jnp.float32) if conditional else None
-  if config.reward == "discriminator":
-    score_fn = lambda canvas: score(discriminator, config, d_params,
-                                    discriminator_input(config, canvas, target, keys))
-  else:
-    if not conditional:
-      raise ValueError("The l2 reward needs targets: use a conditional agent.")
-    score_fn = lambda canvas: rewards_lib.l2_reward(canvas, target)
-  final_score = score_fn(final)
-  if config.reward == "discriminator":
-    info["score"] = final_score
-  if config.temporal_credit:
-    canvases = jnp.concatenate([traj.canvas.astype(jnp.float32), final[None]], axis=0)
-    rewards = rewards_lib.temporal_credit(jax.lax.map(score_fn, canvases))
-  else:
-    rewards = rewards_lib.final_step(final_score, num_steps)
-  rewards = config.reward_scale * rewards
-  last = jnp.zeros((num_steps, 1)).at[-1].set(1.0)
-  if config.new_stroke_cost:
-    rewards += rewards_lib.new_stroke_penalty(traj.action[config.stroke_component] == 1,
-                                              config.new_stroke_cost)
-  if config.empty_canvas_cost:
-    rewards += last * rewards_lib.empty_canvas_penalty(final, config.empty_canvas_cost)
-  if config.colour_histogram_weight and conditional:
-    rewards += last * rewards_lib.colour_histogram_penalty(final, target,
-                                                           config.colour_histogram_weight)
-  if conditional:
-    info["l2"] = -rewards_lib.l2_reward(final, target)
-  return jax.lax.stop_gradient(rewards), info
 
 
 # Updates.
@@ -203,12 +139,18 @@ def _apply_gradients(optimiser, grads, params, opt_state, axis_name):
   return grads, optax.apply_updates(params, updates), opt_state
 
 
-def policy_update(policy, discriminator, config, state, traj, key, axis_name=None):
+def policy_update(policy, discriminator, config: LearnerConfig, state: LearnerState,
+                  traj: trajectory_lib.Trajectory, key: chex.PRNGKey,
+                  axis_name: Optional[str] = None) -> Tuple[LearnerState, Metrics]:
   """One policy-learner step on a time-major trajectory batch: (new state, metrics)."""
   num_steps, batch = traj.first.shape
-  key_reward = jax.random.fold_in(key, 0)
+  chex.assert_shape(traj.behaviour_log_prob, (num_steps, batch))
+  kind = config.kind
   d_params, _ = discriminator.normalize(state.d_params, state.sn_state)
-  rewards, info = compute_rewards(discriminator, config, d_params, traj, key_reward, axis_name)
+  keys = example_keys(jax.random.fold_in(key, 0), batch, axis_name)
+  d_score = lambda canvas: kind.score(discriminator, d_params,
+                                     kind.fake(canvas, traj.target, keys))
+  rewards, info = rewards_lib.compute(config, traj, d_score)
   target = None
   if policy.conditional:
     target = jnp.broadcast_to(traj.target[None], (num_steps,) + traj.target.shape)
@@ -241,13 +183,18 @@ def policy_update(policy, discriminator, config, state, traj, key, axis_name=Non
                         policy_updates=state.policy_updates + 1), metrics
 
 
-def discriminator_update(discriminator, config, state, real, fake, key, axis_name=None):
-  """One WGAN-GP step. `real` from `real_input`, `fake` from `discriminator_input` (B, ...)."""
+def discriminator_update(discriminator, config: LearnerConfig, state: LearnerState,
+                         real: chex.Array, fake: chex.Array, key: chex.PRNGKey,
+                         axis_name: Optional[str] = None) -> Tuple[LearnerState, Metrics]:
+  """One WGAN-GP step on D's inputs (B, ...): `real` from the kind's `real`, `fake` from its
+  `fake` or `fake_from_items`."""
+  chex.assert_equal_shape([real, fake])
+  kind = config.kind
   eps = jax.vmap(lambda k: jax.random.uniform(k))(example_keys(key, real.shape[0], axis_name))
 
   def loss_fn(d_params):
     params, sn_state = discriminator.normalize(d_params, state.sn_state)
-    out = losses.wgan_gp_loss(lambda x: score(discriminator, config, params, x), real, fake,
+    out = losses.wgan_gp_loss(lambda x: kind.score(discriminator, params, x), real, fake,
                               penalty_weight=config.penalty_weight,
                               centring_weight=config.centring_weight, eps=eps,
                               axis_name=axis_name)
@@ -263,27 +210,37 @@ def discriminator_update(discriminator, config, state, real, fake, key, axis_nam
                         d_updates=state.d_updates + 1), metrics
 
 
-def replay_item_shape(config, image_shape):
-  """The shape of one replay item (see `replay_item`) for renders of image_shape (H, W, C)."""
-  channels = image_shape[-1] * (1 if config.discriminator == "unconditional" else 2)
-  return tuple(image_shape[:-1]) + (channels,)
+# One learner iteration, the same in every mode.
+
+class IterationOps(NamedTuple):
+  """How a training mode runs the steps of one learner iteration (each closes over its keys and
+  data sources; `j` counts the D updates within the iteration).
+
+  update_policy: (state, traj) -> (state, metrics).
+  add: (replay, items) -> replay, items made by the kind's `replay_item`.
+  sample_real: j -> dataset images (B, H, W, C).
+  sample_fake: (replay, j) -> replay items (B, ...).
+  update_discriminator: (state, real images, fake items, j) -> (state, metrics).
+  """
+  update_policy: Callable
+  add: Callable
+  sample_real: Callable
+  sample_fake: Callable
+  update_discriminator: Callable
 
 
-def replay_item(config, traj):
-  """What D's replay keeps of a batch-major trajectory batch: the final render, with its target on
-  channels when D needs it (conditional and complement)."""
-  if config.discriminator == "unconditional":
-    return traj.final_canvas
-  return np.concatenate([traj.final_canvas, traj.target], axis=-1)
-
-
-def fake_input(config, items, key, axis_name=None):
-  """D's fake examples from replay items (see `replay_item`)."""
-  if config.discriminator == "unconditional":
-    return items
-  channels = items.shape[-1] // 2
-  keys = example_keys(key, items.shape[0], axis_name)
-  return discriminator_input(config, items[..., :channels], items[..., channels:], keys)
+def iteration(ops: IterationOps, config: LearnerConfig, state: Any, replay: Any,
+              traj: trajectory_lib.Trajectory) -> Tuple[Any, Any, Metrics]:
+  """One learner iteration (paper section 3.4): a policy update on the batch, its final renders
+  into D's replay, then `discriminator_steps` D updates on replay samples and real images (D
+  trains at a higher rate than the policy). Returns (state, replay, metrics)."""
+  state, metrics = ops.update_policy(state, traj)
+  replay = ops.add(replay, config.kind.replay_item(traj.final_canvas, traj.target))
+  for j in range(config.discriminator_steps):
+    state, d_metrics = ops.update_discriminator(state, ops.sample_real(j),
+                                                ops.sample_fake(replay, j), j)
+    metrics = dict(metrics, **d_metrics)
+  return state, replay, metrics
 
 
 # The stateful, data-parallel learner of the threaded system.
@@ -322,8 +279,9 @@ class Learner:
                            trajectory_lib.time_major(batch), key, AXIS)
 
     def d_step(state, real_images, fake_items, key):
-      real = real_input(config, real_images)
-      fake = fake_input(config, fake_items, jax.random.fold_in(key, 1), AXIS)
+      keys = example_keys(jax.random.fold_in(key, 1), fake_items.shape[0], AXIS)
+      real = config.kind.real(real_images)
+      fake = config.kind.fake_from_items(fake_items, keys)
       return discriminator_update(discriminator, config, state, real, fake, key, AXIS)
 
     smap = functools.partial(jax.shard_map, mesh=self.mesh, out_specs=(P(), P()),
@@ -338,17 +296,26 @@ class Learner:
       raise ValueError(f"A batch of {size} does not split over this host's {local} devices: "
                        "make the batch size a multiple of the device count.")
 
-  def update_policy(self, batch, key):
+  def policy_step(self, state, batch, key):
+    """A policy update of `state` (a replicated LearnerState) on this host's share of a
+    batch-major Trajectory batch: (new state, metrics)."""
     self._check_batch(batch.first.shape[0])
     batch = host_to_global(batch, self.mesh, P(AXIS))
-    self.state, metrics = self._policy_step(self.state, batch, self._replicated(key))
-    return metrics
+    return self._policy_step(state, batch, self._replicated(key))
 
-  def update_discriminator(self, real_images, fake_items, key):
+  def discriminator_step(self, state, real_images, fake_items, key):
+    """A D update of `state` on dataset images and replay items: (new state, metrics)."""
     self._check_batch(real_images.shape[0])
     real = host_to_global(real_images, self.mesh, P(AXIS))
     fake = host_to_global(fake_items, self.mesh, P(AXIS))
-    self.state, metrics = self._d_step(self.state, real, fake, self._replicated(key))
+    return self._d_step(state, real, fake, self._replicated(key))
+
+  def update_policy(self, batch, key):
+    self.state, metrics = self.policy_step(self.state, batch, key)
+    return metrics
+
+  def update_discriminator(self, real_images, fake_items, key):
+    self.state, metrics = self.discriminator_step(self.state, real_images, fake_items, key)
     return metrics
 
   def _replicated(self, x):

@@ -2,12 +2,22 @@
 
 The policy learner adds each batch of final renders; the discriminator learner samples uniformly
 from the last `capacity` renders (the paper: 20 batches of 64), so D can update at its own, higher
-rate. Memory is allocated once, up front, and never grows. Thread-safe: one thread may add while
-another samples. `state()` / `restore()` let a checkpoint carry the replay across a resume.
+rate. What an item holds (the render, with its target for conditional kinds) is the discriminator
+kind's `replay_item`.
+
+Two rings of the same behaviour, one per training mode:
+  * `Replay`, on the host (threaded mode): memory allocated once, up front, and never grows.
+    Thread-safe: one thread may add while another samples. `state()` / `restore()` let a
+    checkpoint carry the replay across a resume.
+  * `ring_add` / `ring_sample`, pure functions on a device array (Anakin), for use inside jit.
 """
 
 import threading
+from typing import Tuple
 
+import chex
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -73,3 +83,20 @@ class Replay:
     with self._lock:
       self._items[:len(items)] = items
       self._next, self._size, self._added = next_index, size, int(state["added"])
+
+
+# The device ring (Anakin): whole batches, written at a slot the caller derives from its iteration.
+
+def ring_add(items: chex.Array, size: chex.Array, batch: chex.Array,
+             slot: chex.Array) -> Tuple[chex.Array, chex.Array]:
+  """Writes `batch` (n, ...) into the ring `items` (capacity, ...) at row `slot`; returns the new
+  ring and its size (how many rows hold items)."""
+  chex.assert_equal(items.shape[1:], batch.shape[1:])
+  items = jax.lax.dynamic_update_slice(items, batch.astype(items.dtype),
+                                       (slot,) + (0,) * (items.ndim - 1))
+  return items, jnp.minimum(size + batch.shape[0], items.shape[0])
+
+
+def ring_sample(items: chex.Array, size: chex.Array, key: chex.Array, n: int) -> chex.Array:
+  """n items drawn uniformly (with replacement) from the first `size` rows of the ring."""
+  return items[jax.random.randint(key, (n,), 0, size)]

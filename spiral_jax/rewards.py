@@ -1,23 +1,33 @@
 """SPIRAL's rewards (paper sections 3.2 and 4, SPIRAL++). Pure functions; time-major (T, B).
 
+`compute` assembles an agent's rewards for a batch of trajectories from the pieces below: the
+paper's D(final render) (or -l2 to the target), SPIRAL++'s temporal credit, and the auxiliary
+penalties. It is given D as a score function, so this module knows nothing of networks.
+
 Canvases are floats in [0, 1], shape (..., H, W, C); white paper is 1.
 """
 
+from typing import Callable, Dict, Optional, Tuple
+
+import chex
+import jax
 import jax.numpy as jnp
 
+ScoreFn = Callable[[chex.Array], chex.Array]  # canvases (B, H, W, C) -> scores (B,)
 
-def final_step(values, num_steps):
+
+def final_step(values: chex.Array, num_steps: int) -> chex.Array:
   """Rewards (T, B) that are 0 except r_{T-1} = values (B,): the paper's D(final render)."""
   zeros = jnp.zeros((num_steps - 1,) + values.shape, values.dtype)
   return jnp.concatenate([zeros, values[None]], axis=0)
 
 
-def l2_reward(canvas, target):
+def l2_reward(canvas: chex.Array, target: chex.Array) -> chex.Array:
   """-mean squared error per image (the conditional agent's non-learned reward)."""
   return -jnp.mean(jnp.square(canvas - target), axis=(-3, -2, -1))
 
 
-def temporal_credit(scores):
+def temporal_credit(scores: chex.Array) -> chex.Array:
   """SPIRAL++: r_t = D(c_{t+1}) - D(c_t) from scores (T + 1, B) of canvases c_0 .. c_T.
 
   The rewards sum to D(c_T) - D(c_0): the same total as the final-step reward, less a constant,
@@ -26,7 +36,7 @@ def temporal_credit(scores):
   return scores[1:] - scores[:-1]
 
 
-def new_stroke_penalty(paint_flags, cost=0.1):
+def new_stroke_penalty(paint_flags: chex.Array, cost: float = 0.1) -> chex.Array:
   """-cost at every step that starts a new continuous stroke: a paint after a move (or first).
 
   Args:
@@ -37,13 +47,14 @@ def new_stroke_penalty(paint_flags, cost=0.1):
   return -cost * (painted & ~before).astype(jnp.float32)
 
 
-def empty_canvas_penalty(canvas, cost=1.0, blank=1.0, threshold=0.05):
+def empty_canvas_penalty(canvas: chex.Array, cost: float = 1.0, blank: float = 1.0,
+                         threshold: float = 0.05) -> chex.Array:
   """-cost for each canvas on which no pixel differs from blank paper by more than threshold."""
   ink = jnp.max(jnp.abs(canvas - blank), axis=(-3, -2, -1))
   return -cost * (ink <= threshold).astype(jnp.float32)
 
 
-def colour_histograms(images, bins=16):
+def colour_histograms(images: chex.Array, bins: int = 16) -> chex.Array:
   """Per-channel colour histograms (..., C, bins), each summing to 1."""
   index = jnp.clip((images * bins).astype(jnp.int32), 0, bins - 1)
   one_hot = (index[..., None] == jnp.arange(bins)).astype(jnp.float32)  # (..., H, W, C, bins)
@@ -51,7 +62,7 @@ def colour_histograms(images, bins=16):
   return counts / jnp.sum(counts, axis=-1, keepdims=True)
 
 
-def colour_histogram_emd(canvas, target, bins=16):
+def colour_histogram_emd(canvas: chex.Array, target: chex.Array, bins: int = 16) -> chex.Array:
   """Earth mover's distance between colour histograms, averaged over channels (in [0, 1]).
 
   In one dimension EMD is the L1 distance between the cumulative histograms; it is measured in
@@ -63,6 +74,59 @@ def colour_histogram_emd(canvas, target, bins=16):
   return jnp.mean(distance, axis=-1)
 
 
-def colour_histogram_penalty(canvas, target, weight=1.0, bins=16):
+def colour_histogram_penalty(canvas: chex.Array, target: chex.Array, weight: float = 1.0,
+                             bins: int = 16) -> chex.Array:
   """The CelebA penalty: -weight * EMD between the colour histograms of output and target."""
   return -weight * colour_histogram_emd(canvas, target, bins)
+
+
+def compute(config, traj, d_score: Optional[ScoreFn] = None
+            ) -> Tuple[chex.Array, Dict[str, chex.Array]]:
+  """The rewards (T, B) of a time-major trajectory batch, and per-example metrics.
+
+  Args:
+    config: the reward settings (a `LearnerConfig`): reward ("discriminator" or "l2"),
+      temporal_credit, reward_scale, new_stroke_cost, stroke_component, empty_canvas_cost,
+      colour_histogram_weight.
+    traj: a time-major `Trajectory` (canvas (T, B, H, W, C), final_canvas, target or None).
+    d_score: D's score of renders (B, H, W, C) -> (B,), for the discriminator reward.
+
+  Returns:
+    (rewards, info): info's "l2" is each final render's mean squared error to its target
+    (conditional agents) and "score" D's score of each final render (D reward).
+  """
+  num_steps, batch = traj.first.shape
+  chex.assert_rank(traj.final_canvas, 4)
+  chex.assert_shape(traj.canvas, (num_steps, batch) + traj.final_canvas.shape[1:])
+  final = traj.final_canvas.astype(jnp.float32)
+  conditional = traj.target is not None
+  target = traj.target.astype(jnp.float32) if conditional else None
+  info = {}
+  if config.reward == "discriminator":
+    if d_score is None:
+      raise ValueError("The discriminator reward needs D's score function.")
+    score_fn = d_score
+  else:
+    if not conditional:
+      raise ValueError("The l2 reward needs targets: use a conditional agent.")
+    score_fn = lambda canvas: l2_reward(canvas, target)
+  final_score = score_fn(final)
+  if config.reward == "discriminator":
+    info["score"] = final_score
+  if config.temporal_credit:
+    canvases = jnp.concatenate([traj.canvas.astype(jnp.float32), final[None]], axis=0)
+    rewards = temporal_credit(jax.lax.map(score_fn, canvases))
+  else:
+    rewards = final_step(final_score, num_steps)
+  rewards = config.reward_scale * rewards
+  last = jnp.zeros((num_steps, 1)).at[-1].set(1.0)
+  if config.new_stroke_cost:
+    rewards += new_stroke_penalty(traj.action[config.stroke_component] == 1,
+                                  config.new_stroke_cost)
+  if config.empty_canvas_cost:
+    rewards += last * empty_canvas_penalty(final, config.empty_canvas_cost)
+  if config.colour_histogram_weight and conditional:
+    rewards += last * colour_histogram_penalty(final, target, config.colour_histogram_weight)
+  if conditional:
+    info["l2"] = -l2_reward(final, target)
+  return jax.lax.stop_gradient(rewards), info

@@ -29,7 +29,7 @@ for reward, kind in (("l2", "conditional"), ("discriminator", "complement")):
   batch = actor_lib.run_episodes(envs, policy, jax.jit(policy.step), state.policy_params,
                                  jax.random.PRNGKey(1), targets)
   real = np.random.default_rng(0).uniform(size=(8,) + setup.images.shape[1:]).astype(np.float32)
-  fake = learner_lib.replay_item(lc, batch)
+  fake = lc.kind.replay_item(batch.final_canvas, batch.target)
   results = []
   for devices in (jax.devices()[:1], jax.devices()[:2]):
     learner = learner_lib.Learner(policy, disc, lc, state, devices)

@@ -11,12 +11,12 @@ import time
 
 from absl.testing import absltest
 import jax
-import ml_collections
 import numpy as np
 
 from environments import jax_paint
 from environments import libmypaint
 from environments import paint_actions
+from experiments.configs import base
 from spiral_jax import actor as actor_lib
 from spiral_jax import anakin
 from spiral_jax import checkpoint as checkpoint_lib
@@ -40,20 +40,21 @@ def paint_target():
 
 
 def small_config(**overrides):
-  config = ml_collections.ConfigDict({
-      "seed": 0, "mode": "threaded", "num_actors": 0, "envs_per_actor": 32, "queue_size": 4,
-      "iterations_per_call": 1, "blind": False,
+  """A tiny run config: the experiment defaults (`experiments/configs/base.py`) with a tiny
+  network, deterministic threaded mode, and no time budget; `overrides` are dotted keys."""
+  config = base.get_config("small")
+  config.update({
+      "mode": "threaded", "num_actors": 0, "envs_per_actor": 32, "queue_size": 4,
       "policy": dict(torso_channels=8, first_kernel=4, first_stride=4, num_downsamples=0,
                      num_res_blocks=0, fc_size=32, lstm_size=32, embed_dim=4, location_channels=4,
                      location_res_blocks=0),
-      "discriminator": {"channels": [8, 16]},
-      "learner": {"batch_size": 32, "policy_learning_rate": 3e-3, "entropy_cost": 0.01,
-                  "reward": "l2", "discriminator": "conditional", "empty_canvas_cost": 0.2,
-                  "algorithm": "vtrace", "replay_batches": 4},
-      "max_frames": 0, "max_updates": 0, "max_minutes": 0.0, "checkpoint_every_minutes": 0.0,
-      "checkpoint_every_updates": 0, "picture_every_minutes": 0.0, "log_every_updates": 1,
-      "progress": False,
+      "discriminator": {"channels": [8, 16], "spectral_norm": False, "leak": 0.2},
+      "max_minutes": 0.0, "checkpoint_every_minutes": 0.0, "picture_every_minutes": 0.0,
+      "log_every_updates": 1, "progress": False,
   })
+  config.learner.update({"batch_size": 32, "policy_learning_rate": 3e-3, "entropy_cost": 0.01,
+                         "reward": "l2", "discriminator": "conditional",
+                         "empty_canvas_cost": 0.2, "algorithm": "vtrace", "replay_batches": 4})
   config.update_from_flattened_dict(overrides)
   return config
 

@@ -1,17 +1,21 @@
 """The pieces every experiment config shares; each set-up overrides what it needs.
 
-Fields (all read by `experiments/train.py` and `spiral_jax.training`):
-  env: name ("jax_paint", "libmypaint") and kwargs (the environment's constructor arguments).
-  data: name ("mnist", "mnist_sample"), data_dir, split, limit (0 = all).
+This is the one source of defaults: `spiral_jax.config.TrainingConfig` (which `spiral_jax.training`
+builds from a config) requires every field below and fills none in. Fields:
+  size: "small" (CPU) or "paper" (the paper's sizes); seed.
+  env: name ("jax_paint", "libmypaint", "mujoco_scenes") and kwargs (the environment's arguments).
+  data: name ("mnist", "mnist_sample", ...), data_dir, split, limit (0 = all).
   mode: "anakin" (JAX renderer, one jitted loop) or "threaded" (actor threads, any dm_env).
   num_actors, envs_per_actor, queue_size: the threaded mode's actors (num_actors 0 = the learner
-    runs the episodes itself, deterministically).
+    runs the episodes itself, deterministically); actor_timeout_s: the longest the learner waits
+    for the actors' next batch before it stops with an error (0 = forever).
   iterations_per_call: Anakin iterations per jitted call.
   policy, blind: `spiral_jax.networks.policy.PolicyConfig` fields; a blind agent.
   discriminator: `spiral_jax.networks.discriminator.DiscriminatorConfig` fields.
   learner: `spiral_jax.learner.LearnerConfig` fields (batch size, rewards, optimisers ...).
-  max_frames, max_updates, max_minutes: stop at the first reached (0 / None = no limit).
-  checkpoint_every_minutes, checkpoint_every_updates, picture_every_minutes, log_every_updates.
+  max_frames, max_updates, max_minutes: stop at the first reached (0 = no limit).
+  checkpoint_every_minutes, checkpoint_every_updates (0 = never; a run always checkpoints at its
+    end), checkpoints_to_keep, picture_every_minutes, log_every_updates, progress.
 """
 
 import dataclasses
@@ -46,6 +50,7 @@ def get_config(size="small"):
   config.num_actors = 2
   config.envs_per_actor = 16
   config.queue_size = 8
+  config.actor_timeout_s = 600.0
   config.iterations_per_call = 1
   config.policy = _fields(policy_lib.SMALL if small else policy_lib.PAPER)
   config.blind = False
@@ -57,6 +62,7 @@ def get_config(size="small"):
   config.max_minutes = 10.0 if small else 0.0
   config.checkpoint_every_minutes = 2.0 if small else 10.0
   config.checkpoint_every_updates = 0
+  config.checkpoints_to_keep = 3
   config.picture_every_minutes = 1.0 if small else 10.0
   config.log_every_updates = 5
   config.progress = True

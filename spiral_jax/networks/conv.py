@@ -23,6 +23,10 @@ backward, is a patch copy or a shifted sum (memory passes) plus one large matrix
 The results equal `jax.lax.conv_general_dilated`'s (up to float rounding); gradients of any order
 work. `Conv2D` is a drop-in for `hk.Conv2D` (same parameter names, shapes and initialisers) for
 NHWC inputs with SAME or VALID padding.
+
+The module is longer than the others (about 500 lines) on purpose: the routes above share their
+padding, chunking and hand-written VJP helpers, which only make sense together; split over files,
+each part would reach into the others' private helpers.
 """
 
 import contextlib

@@ -1,20 +1,28 @@
 """The SPIRAL discriminator: a DCGAN-style conv net (paper section 3.2, appendix B).
 
-Three uses:
+Three kinds (`KINDS`, chosen once by name with `kind(name)`), each an object that says what D
+sees:
   * unconditional D(x): is x a real image?
   * conditional D(x, target): the pair on channels (paper section 3.3);
   * complement (SPIRAL++): D(mix(x, target)) for a random mask: parts of the canvas spliced into
     the target look real only if the canvas reproduces the target. `complement_mix` makes the
     input; the network is the unconditional one.
+A kind gives D's input for generated renders (`fake`) and for dataset images (`real`), scores
+such inputs (`score`), and defines the item D's replay keeps of a final render (`replay_item`,
+`fake_from_items`).
+
 Spectral normalisation (SPIRAL++) is optional: `normalize` divides every weight by its largest
 singular value (one power-iteration step per call, state kept by the caller).
 """
 
 import dataclasses
+from typing import Optional, Tuple
 
+import chex
 import haiku as hk
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from spiral_jax.networks import conv
 
@@ -89,3 +97,108 @@ def complement_mix(canvas, target, key):
           + (ys[None] - point[:, None, None, 1]) * jnp.sin(angle)[:, None, None])
   mask = (side > 0).astype(canvas.dtype)[..., None]
   return mask * canvas + (1 - mask) * target, mask
+
+
+# The kinds of discriminator.
+
+def _concat(a, b):
+  """Channel concatenation that stays numpy for numpy inputs (the host replay) and is JAX inside
+  jit."""
+  if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+    return np.concatenate([a, b], axis=-1)
+  return jnp.concatenate([a, b], axis=-1)
+
+
+class Unconditional:
+  """D(x): is the render a real image? Targets, if any, are not shown to D."""
+  name = "unconditional"
+  conditional = False  # whether D needs the targets (so the agent reconstructs them)
+  network_conditional = False  # whether the network takes (x, target) pairs
+
+  def replay_channels(self, channels: int) -> int:
+    """Channels of one replay item for renders of `channels` channels."""
+    return channels
+
+  def replay_item(self, final: chex.Array, target: Optional[chex.Array]) -> chex.Array:
+    """What D's replay keeps of final renders (B, H, W, C) and their targets."""
+    del target
+    return final
+
+  def fake(self, canvas: chex.Array, target: Optional[chex.Array],
+           keys: chex.Array) -> chex.Array:
+    """D's input for renders `canvas` (B, H, W, C) of `target`; `keys` (B,) per example."""
+    del target, keys
+    return canvas
+
+  def fake_from_items(self, items: chex.Array, keys: chex.Array) -> chex.Array:
+    """D's input for replay items (see `replay_item`)."""
+    del keys
+    return items
+
+  def real(self, images: chex.Array) -> chex.Array:
+    """D's input for dataset images (B, H, W, C)."""
+    return images
+
+  def score(self, discriminator: "Discriminator", params, inputs: chex.Array) -> chex.Array:
+    """D's scores (B,) of inputs made by `fake`, `fake_from_items` or `real`."""
+    return discriminator.apply(params, inputs)
+
+
+class Conditional(Unconditional):
+  """D(x, target), the pair on channels (paper section 3.3); a real pair is (x, x)."""
+  name = "conditional"
+  conditional = True
+  network_conditional = True
+
+  def replay_channels(self, channels):
+    return 2 * channels
+
+  def replay_item(self, final, target):
+    return _concat(final, target)
+
+  def fake(self, canvas, target, keys):
+    del keys
+    return jnp.concatenate([canvas, target], axis=-1)
+
+  def real(self, images):
+    return jnp.concatenate([images, images], axis=-1)
+
+  def score(self, discriminator, params, inputs):
+    channels = inputs.shape[-1] // 2
+    return discriminator.apply(params, inputs[..., :channels], inputs[..., channels:])
+
+
+class Complement(Conditional):
+  """SPIRAL++: D(mix(x, target)) for a random straight cut per example; a real image is x (a
+  mix of x with itself). The network is the unconditional one."""
+  name = "complement"
+  network_conditional = False
+
+  def fake(self, canvas, target, keys):
+    mix = jax.vmap(lambda c, t, k: complement_mix(c[None], t[None], k)[0][0])
+    return mix(canvas, target, keys)
+
+  def fake_from_items(self, items, keys):
+    channels = items.shape[-1] // 2
+    return self.fake(items[..., :channels], items[..., channels:], keys)
+
+  def real(self, images):
+    return images
+
+  def score(self, discriminator, params, inputs):
+    return discriminator.apply(params, inputs)
+
+
+KINDS = {k.name: k for k in (Unconditional(), Conditional(), Complement())}
+
+
+def kind(name: str) -> Unconditional:
+  """The discriminator kind called `name` ("unconditional", "conditional" or "complement")."""
+  if name not in KINDS:
+    raise ValueError(f"discriminator must be one of {tuple(KINDS)}, not {name!r}.")
+  return KINDS[name]
+
+
+def replay_item_shape(kind_: Unconditional, image_shape: Tuple[int, ...]) -> Tuple[int, ...]:
+  """The shape of one replay item for renders of image_shape (H, W, C)."""
+  return tuple(image_shape[:-1]) + (kind_.replay_channels(image_shape[-1]),)

@@ -20,8 +20,9 @@ the previous action's embedding.
 
 import dataclasses
 import math
-from typing import Dict, NamedTuple, Optional
+from typing import Any, Dict, NamedTuple, Optional, Tuple
 
+import chex
 import haiku as hk
 import jax
 import jax.numpy as jnp
@@ -299,11 +300,21 @@ class Policy:
     _, initial_state = self._transformed.apply
     return initial_state({}, None, batch_size)
 
-  def step(self, params, key, inputs, state, greedy=False):
+  def _check_inputs(self, inputs: StepInputs, batch_shape: Tuple[int, ...]):
+    chex.assert_shape(inputs.canvas, batch_shape + self.canvas_shape)
+    chex.assert_shape(inputs.first, batch_shape)
+    if self.conditional:
+      if inputs.target is None:
+        raise ValueError("A conditional policy needs the target images in its inputs.")
+      chex.assert_shape(inputs.target, batch_shape + self.canvas_shape)
+
+  def step(self, params: hk.Params, key: chex.PRNGKey, inputs: StepInputs, state: Any,
+           greedy: bool = False) -> Tuple[Dict[str, chex.Array], PolicyOutput, Any]:
     """Samples one action per batch entry: (actions, PolicyOutput of (B,) arrays, new state).
 
     greedy: take each component's most likely value (given the ones chosen before it) instead.
     """
+    self._check_inputs(inputs, tuple(np.shape(inputs.first)))
     forward, _ = self._transformed.apply
     add_time = lambda x: None if x is None else x[None]
     inputs = StepInputs(*(jax.tree.map(add_time, field) if field is not None else None
@@ -312,8 +323,11 @@ class Policy:
     drop_time = lambda x: x[0]
     return jax.tree.map(drop_time, actions), jax.tree.map(drop_time, output), state
 
-  def unroll(self, params, inputs, actions, state):
+  def unroll(self, params: hk.Params, inputs: StepInputs, actions: Dict[str, chex.Array],
+             state: Any) -> Tuple[PolicyOutput, Any]:
     """Scores (T, B) actions: (PolicyOutput of (T, B) arrays, final state)."""
+    chex.assert_rank(inputs.first, 2)
+    self._check_inputs(inputs, tuple(np.shape(inputs.first)))
     forward, _ = self._transformed.apply
     _, output, state = forward(params, None, inputs, actions, state)
     return output, state
