@@ -3,21 +3,45 @@
 The one entry point that knows every source: MNIST from its IDX files or the shipped sample
 (`spiral_jax.data.images`), Omniglot and CelebA through their tensorflow-datasets builders
 (`spiral_jax.data.tfds_builders`, imported only when asked for), any image folder, and
-tensorflow-datasets catalogue sets.
+tensorflow-datasets catalogue sets. `load_labelled` also gives the labels where a dataset has
+them (MNIST).
+
+Splits take tensorflow-datasets' slice notation: "train[:55000]" (the first 55,000), "train[55000:]"
+(the rest), "test[:1000]". Tuning on "train[55000:]" while training on "train[:55000]" keeps the
+test split for the final figures.
 """
 
+import re
+
+import numpy as np
+
 from spiral_jax.data import images
+
+_SLICE = re.compile(r"^(\w+)(?:\[(-?\d*):(-?\d*)\])?$")
+
+
+def parse_split(split):
+  """"train[:55000]" -> ("train", slice(None, 55000)); "test" -> ("test", slice(None))."""
+  match = _SLICE.match(str(split).strip())
+  if not match:
+    raise images.DataError(f"Cannot read split {split!r}: write a split name, optionally sliced "
+                           "as in tensorflow-datasets, e.g. 'train', 'train[:55000]', "
+                           "'train[55000:]'.")
+  name, start, stop = match.groups()
+  return name, slice(int(start) if start else None, int(stop) if stop else None)
 
 
 def load(name, data_dir=None, split="train", size=64, limit=None, grayscale=True):
   """A named image set at canvas size: float32 (N, size, size, C) in [0, 1], white paper.
 
-  name: "mnist" (the original IDX files in data_dir), "mnist_sample" (shipped; no data_dir),
-  "omniglot" / "celeba" (built once with tensorflow-datasets from the original files in data_dir,
+  name: "mnist" (the original IDX files in data_dir), "mnist_sample" (shipped; no data_dir;
+  splits train, 10,000 digits, and test, 1,000), "omniglot" / "celeba" (built once with tensorflow-datasets from the original files in data_dir,
   see `spiral_jax.data.tfds_builders`; splits background / evaluation, and train), or "folder"
   (every image file under data_dir; grey when `grayscale`), or "tfds:NAME" (a tensorflow-datasets
   catalogue dataset through tfds.load; needs TensorFlow; data_dir, if given, is its manual dir).
   """
+  if name in ("mnist", "mnist_sample"):
+    return load_labelled(name, data_dir, split, size, limit, grayscale)[0]
   if name == "folder":
     return images.image_folder(data_dir, size, grayscale, limit)
   if name.startswith("tfds:"):
@@ -26,17 +50,26 @@ def load(name, data_dir=None, split="train", size=64, limit=None, grayscale=True
   if name in ("omniglot", "celeba"):
     from spiral_jax.data import tfds_builders  # pylint: disable=import-outside-toplevel
     return tfds_builders.load_images(name, data_dir, split, size, grayscale, limit)
+  raise images.DataError(f"Unknown dataset {name!r}: known are 'mnist', 'mnist_sample', "
+                         "'omniglot', 'celeba', 'folder' and 'tfds:NAME'.")
+
+
+def load_labelled(name, data_dir=None, split="train", size=64, limit=None, grayscale=True):
+  """(images as `load` gives them, labels (N,) int or None where the dataset has none)."""
+  if name not in ("mnist", "mnist_sample"):
+    return load(name, data_dir, split, size, limit, grayscale), None
+  base, part = parse_split(split)
   if name == "mnist_sample":
-    raw = images.mnist_sample()
-  elif name == "mnist":
+    raw, labels = images.mnist_sample(base)
+  else:
     if not data_dir:
       raise images.DataError("The 'mnist' dataset needs a data directory holding the original "
                              "IDX files (train-images-idx3-ubyte.gz ...); or use "
                              "'mnist_sample', shipped with the package.")
-    raw = images.mnist(data_dir, split)
-  else:
-    raise images.DataError(f"Unknown dataset {name!r}: known are 'mnist', 'mnist_sample', "
-                           "'omniglot', 'celeba', 'folder' and 'tfds:NAME'.")
+    raw, labels = images.mnist(data_dir, base), images.mnist_labels(data_dir, base)
+  raw, labels = raw[part], labels[part]
   if limit:
-    raw = raw[:limit]
-  return images.resize(images.ink_to_canvas(raw), size)
+    raw, labels = raw[:limit], labels[:limit]
+  if not len(raw):
+    raise images.DataError(f"Split {split!r} of {name} holds no images.")
+  return images.resize(images.ink_to_canvas(raw), size), np.asarray(labels, np.int32)

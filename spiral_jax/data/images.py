@@ -18,6 +18,7 @@ from PIL import Image
 SAMPLE_DIR = os.path.join(os.path.dirname(__file__), "samples")
 MNIST_SAMPLE = os.path.join(SAMPLE_DIR, "mnist_sample.npz")
 MNIST_FILES = {"train": "train-images-idx3-ubyte", "test": "t10k-images-idx3-ubyte"}
+MNIST_LABEL_FILES = {"train": "train-labels-idx1-ubyte", "test": "t10k-labels-idx1-ubyte"}
 
 
 class DataError(ValueError):
@@ -42,23 +43,36 @@ def read_idx(path):
     raise DataError(f"Cannot read {path}: {e}. Re-download the original MNIST files.") from e
 
 
-def mnist(data_dir, split="train"):
-  """MNIST images (N, 28, 28) uint8, 255 = ink, from a directory of the original IDX files."""
-  if split not in MNIST_FILES:
-    raise DataError(f"MNIST has splits {sorted(MNIST_FILES)}, not {split!r}.")
-  name = MNIST_FILES[split]
+def _mnist_file(data_dir, split, files, what):
+  if split not in files:
+    raise DataError(f"MNIST has splits {sorted(files)}, not {split!r}.")
+  name = files[split]
   for candidate in (name + ".gz", name):
     path = os.path.join(data_dir, candidate)
     if os.path.exists(path):
       return read_idx(path)
-  raise DataError(f"No MNIST {split} images in {data_dir!r}: expected {name}.gz (or unzipped), "
+  raise DataError(f"No MNIST {split} {what} in {data_dir!r}: expected {name}.gz (or unzipped), "
                   "the original file from http://yann.lecun.com/exdb/mnist/.")
 
 
-def mnist_sample():
-  """The 1,000 MNIST test digits shipped with the package (CC BY-SA 3.0; see samples/README)."""
+def mnist(data_dir, split="train"):
+  """MNIST images (N, 28, 28) uint8, 255 = ink, from a directory of the original IDX files."""
+  return _mnist_file(data_dir, split, MNIST_FILES, "images")
+
+
+def mnist_labels(data_dir, split="train"):
+  """MNIST labels (N,) uint8 from a directory of the original IDX files."""
+  return _mnist_file(data_dir, split, MNIST_LABEL_FILES, "labels")
+
+
+def mnist_sample(split="test"):
+  """(images (N, 28, 28) uint8, labels (N,)) of the MNIST sample shipped with the package
+  (CC BY-SA 3.0; see samples/README): "train" holds the first 10,000 train digits, "test" 1,000
+  test digits."""
   with np.load(MNIST_SAMPLE) as f:
-    return f["images"]
+    if f"{split}_images" not in f.files:
+      raise DataError(f"The shipped MNIST sample has splits train and test, not {split!r}.")
+    return f[f"{split}_images"], f[f"{split}_labels"]
 
 
 def ink_to_canvas(images):
