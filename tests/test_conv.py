@@ -28,9 +28,14 @@ def random_case(size, kernel, channels_in, channels_out):
           jax.random.normal(kw, (kernel, kernel, channels_in, channels_out)))
 
 
-def assert_close(actual, expected):
+def assert_close(actual, expected, tolerance=1e-5):
   scale = float(jnp.max(jnp.abs(expected)))
-  np.testing.assert_allclose(actual, expected, atol=1e-5 * scale, rtol=0)
+  np.testing.assert_allclose(actual, expected, atol=tolerance * scale, rtol=0)
+
+
+# Second derivatives sum many more float32 products than values do, in another order on each
+# side; on some CPUs (seen on AMD EPYC) the two differ by up to 2e-5 of their largest value.
+SECOND_ORDER = 1e-4
 
 
 class ConvTest(parameterized.TestCase):
@@ -55,7 +60,8 @@ class ConvTest(parameterized.TestCase):
         assert_close(g, e)
       # Second order, as a gradient penalty needs: the gradient of a gradient's norm.
       penalty = lambda fn: lambda w: jnp.sum(jax.grad(loss(fn), 0)(x, w) ** 2)
-      assert_close(jax.grad(penalty(conv.conv2d))(w), jax.grad(penalty(xla_conv))(w))
+      assert_close(jax.grad(penalty(conv.conv2d))(w), jax.grad(penalty(xla_conv))(w),
+                   SECOND_ORDER)
 
   @parameterized.parameters((16, 5, 1, 6, 8), (16, 4, 2, 24, 4), (17, 3, 1, 12, 4))
   def test_chunked_products_match_xla(self, size, kernel, stride, c, o):
@@ -145,7 +151,7 @@ class ConvTest(parameterized.TestCase):
       for g, e in zip(jax.grad(loss(ours), (0, 1))(x, w), jax.grad(loss(theirs), (0, 1))(x, w)):
         assert_close(g, e)
       penalty = lambda fn: lambda w: jnp.sum(jax.grad(loss(fn), 0)(x, w) ** 2)
-      assert_close(jax.grad(penalty(ours))(w), jax.grad(penalty(theirs))(w))
+      assert_close(jax.grad(penalty(ours))(w), jax.grad(penalty(theirs))(w), SECOND_ORDER)
 
   def test_column_patch_route_is_taken_where_it_writes_much_less(self):
     # The policy's composed first conv (4x4 on 35x35x24 space-to-depth, 32 out) writes 1.6x less
