@@ -46,6 +46,33 @@ class DiscriminatorTest(absltest.TestCase):
     # the mask is 1, target elsewhere
     self.assertGreater(len(np.unique(share)), 4)  # different cuts per example
 
+  def test_kinds_say_what_d_sees_and_what_replay_keeps(self):
+    rng = np.random.default_rng(0)
+    canvas = rng.uniform(size=(4, 8, 8, 1)).astype(np.float32)
+    target = rng.uniform(size=(4, 8, 8, 1)).astype(np.float32)
+    keys = jax.random.split(jax.random.PRNGKey(0), 4)
+    for name, channels in (("unconditional", 1), ("conditional", 2), ("complement", 1)):
+      kind = disc_lib.kind(name)
+      item = kind.replay_item(canvas, target)
+      self.assertIsInstance(item, np.ndarray)  # the host replay stays numpy
+      self.assertEqual(item.shape[1:], disc_lib.replay_item_shape(kind, (8, 8, 1)))
+      fake = kind.fake(jnp.asarray(canvas), jnp.asarray(target), keys)
+      np.testing.assert_allclose(kind.fake_from_items(jnp.asarray(item), keys), fake)
+      self.assertEqual(fake.shape, (4, 8, 8, channels))
+      self.assertEqual(kind.real(jnp.asarray(target)).shape, (4, 8, 8, channels))
+      d = disc_lib.Discriminator((8, 8, 1), disc_lib.DiscriminatorConfig(channels=(4,)),
+                                 conditional=kind.network_conditional)
+      params, _ = d.init(jax.random.PRNGKey(1))
+      self.assertEqual(kind.score(d, params, fake).shape, (4,))
+    conditional = disc_lib.kind("conditional")
+    real = conditional.real(jnp.asarray(target))
+    np.testing.assert_array_equal(real[..., :1], real[..., 1:])  # a real pair is (x, x)
+    # A complement mix of a canvas equal to its target is the target itself: it looks real.
+    mixed = disc_lib.kind("complement").fake(jnp.asarray(target), jnp.asarray(target), keys)
+    np.testing.assert_allclose(mixed, target)
+    with self.assertRaisesRegex(ValueError, "discriminator must be one of"):
+      disc_lib.kind("pairwise")
+
 
 if __name__ == "__main__":
   absltest.main()
