@@ -56,6 +56,7 @@ setuptools.setup(
                                                "experiments.*", "tfds_local"]),
     entry_points={"console_scripts": ["spiral-jax=experiments.cli:main"]},
     package_data={"spiral_jax.data": ["samples/*.npz", "samples/*.md"],
+                  "spiral_jax.pretrained": ["*.npz", "*.md"],
                   "environments": ["data/*.npz", "data/*.md"]},
     install_requires=CORE,
     extras_require=EXTRAS,

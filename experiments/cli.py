@@ -7,6 +7,8 @@
   spiral-jax demo     [flags of experiments.demo]       paint scripted and random programs
   spiral-jax figures  [flags of experiments.figures]    l2 against frames for several runs
   spiral-jax mcmc     [flags of experiments.mcmc]       the MCMC baseline on MuJoCo Scenes
+  spiral-jax agents                                     list the agents that ship, with figures
+  spiral-jax ship     [flags of experiments.ship]       evaluate a run and ship its agent
 
 `spiral-jax COMMAND --help` lists a command's flags.
 """
@@ -17,7 +19,8 @@ import sys
 COMMANDS = {"train": "experiments.train", "evaluate": "experiments.evaluate",
             "paint": "experiments.paint", "render": "experiments.render",
             "demo": "experiments.demo", "figures": "experiments.figures",
-            "mcmc": "experiments.mcmc"}
+            "mcmc": "experiments.mcmc", "agents": "experiments.agents",
+            "ship": "experiments.ship"}
 
 
 def main(argv=None):

@@ -1,13 +1,19 @@
-"""Evaluates a trained conditional agent: l2 to the targets of a test split, with a 95% CI.
+"""Evaluates a conditional agent on targets it did not train on: l2, recognised, blank l2.
 
-  python -m experiments.evaluate --workdir=outputs/train                 # the main job's agent
-  python -m experiments.evaluate --workdir=runs/mnist --data_dir=/data/mnist --split=test \
-      --num_images=10000 --sample                                        # sampled, not greedy
-  python -m experiments.evaluate --workdir=outputs/train --renderer=libmypaint
+  spiral-jax evaluate --agent=mnist_small                       # a shipped agent, its test digits
+  spiral-jax evaluate --workdir=outputs/train                   # a training run's newest checkpoint
+  spiral-jax evaluate --agent=mnist --dataset=mnist --data_dir=/data/mnist --split=test \
+      --num_images=10000
+  spiral-jax evaluate --agent=mnist_small --renderer=libmypaint # the same agent, libmypaint
+  spiral-jax evaluate --agent=mnist_small --dataset=folder --data_dir=my_digits/
 
-The run's configuration is read from its checkpoint. Writes --output (default
-WORKDIR/evaluation.json) with l2_mean, l2_ci95 and num_images (and the settings), and
-WORKDIR/evaluation.png (target | painting pairs).
+The agent runs greedily (`--sample` to sample) on the first --num_images targets of the split.
+Figures: `l2_mean` and `l2_ci95` (mean squared error per pixel to the target, with a 95%
+confidence interval), `recognised` (the share of paintings that the shipped MNIST classifier labels
+as their target's label; MNIST only), `blank_l2` (the l2 of a blank canvas to the same targets)
+and `num_images`. The last line printed is one flat JSON object of them (and the settings); it is
+also written to --output (default WORKDIR/evaluation.json, or outputs/evaluate/NAME.json for a
+shipped agent), with evaluation.png (target | painting pairs) beside it.
 """
 
 import json
@@ -20,39 +26,49 @@ import jax
 import numpy as np
 
 from experiments import setups
+from spiral_jax import classifier as classifier_lib
 from spiral_jax import evaluation
-from spiral_jax import learner as learner_lib
 from spiral_jax import pictures
 from spiral_jax import training
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", "outputs/train", "The training run's directory.")
-flags.DEFINE_string("split", "test", "Dataset split (MNIST: train or test).")
-flags.DEFINE_string("data_dir", None, "The dataset's directory, if not the run's.")
+flags.DEFINE_string("agent", None, "A shipped agent (spiral-jax agents lists them) or an agent "
+                    "file.")
+flags.DEFINE_string("workdir", None, "A training run's directory (instead of --agent).")
+flags.DEFINE_string("dataset", None, "mnist, mnist_sample, folder, omniglot ... (default: the "
+                    "agent's own; for a shipped MNIST agent the shipped sample, or mnist when "
+                    "--data_dir is given).")
+flags.DEFINE_string("split", "test", "Dataset split, optionally sliced: test, train[55000:] ...")
+flags.DEFINE_string("data_dir", None, "The dataset's directory, if not the agent's.")
 flags.DEFINE_integer("num_images", 1000, "How many targets (the first N of the split).")
 flags.DEFINE_integer("batch_size", 64, "Episodes run at once.")
 flags.DEFINE_bool("sample", False, "Sample actions instead of taking the most likely ones.")
-flags.DEFINE_string("renderer", None, "Paint with this environment instead of the run's "
+flags.DEFINE_string("renderer", None, "Paint with this environment instead of the agent's "
                     "(e.g. libmypaint for an agent trained on jax_paint).")
 flags.DEFINE_integer("sampling_seed", 0, "Seed for sampled actions (with --sample).")
-flags.DEFINE_string("output", None, "The JSON file (default WORKDIR/evaluation.json).")
+flags.DEFINE_string("output", None, "The JSON file to write.")
 
 
-def evaluate(workdir, split="test", data_dir=None, num_images=1000, batch_size=64, greedy=True,
-             renderer=None, seed=0):
+def evaluate(workdir=None, split="test", data_dir=None, num_images=1000, batch_size=64,
+             greedy=True, renderer=None, seed=0, agent=None, dataset=None):
   """Runs the agent on targets; returns (summary dict, renders, targets)."""
-  config, params, meta = setups.load_run(workdir)
+  config, params, info = setups.load_agent(agent, workdir)
   config.data.split = split
+  if dataset:
+    config.data.name = dataset
+  elif agent and config.data.name in ("mnist", "mnist_sample") and not data_dir:
+    config.data.name = "mnist_sample"  # a shipped agent: the shipped test digits
   if data_dir:
     if config.data.name == "mnist_sample":
       config.data.name = "mnist"
     config.data.data_dir = data_dir
   if renderer:
     config.env.name = renderer
-  setup = setups.make_setup(config)
-  policy, _, learner_config = training.build_agent(config, setup)
-  if not learner_lib.is_conditional(learner_config):
-    raise ValueError("Only conditional agents reconstruct targets; this run is unconditional.")
+  config.data.limit = num_images
+  setup, labels = setups.make_setup(config, with_labels=True)
+  policy, _, _ = training.build_agent(config, setup)
+  if not policy.conditional:
+    raise ValueError("Only conditional agents reconstruct targets; this one is unconditional.")
   targets = setup.images[:num_images]
   key = jax.random.PRNGKey(seed)
   if setup.functional_env is not None:
@@ -62,9 +78,15 @@ def evaluate(workdir, split="test", data_dir=None, num_images=1000, batch_size=6
     renders, _ = evaluation.reconstruct_dm_env(setup.env_factory, policy, params, targets, key,
                                                batch_size, greedy)
   summary = evaluation.l2_summary(renders, targets)
+  summary["blank_l2"] = float(np.mean(evaluation.l2_per_image(np.ones_like(targets), targets)))
+  if labels is not None and config.data.name.startswith("mnist"):
+    summary["recognised"] = classifier_lib.recognised(classifier_lib.load(), renders,
+                                                      labels[:num_images])
   summary.update({"dataset": config.data.name, "split": split, "greedy": greedy,
-                  "renderer": config.env.name, "checkpoint_updates": meta["counters"]["updates"],
-                  "checkpoint_frames": meta["counters"]["frames"]})
+                  "renderer": config.env.name, "frames": int(info.get("frames", 0)),
+                  "updates": int(info.get("updates", 0))})
+  if agent:
+    summary["agent"] = info["agent"]
   return summary, renders, targets
 
 
@@ -72,10 +94,15 @@ def main(argv):
   del argv
   if not FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)
+  if not FLAGS.agent and not FLAGS.workdir:
+    FLAGS.workdir = "outputs/train"
   summary, renders, targets = evaluate(FLAGS.workdir, FLAGS.split, FLAGS.data_dir,
                                        FLAGS.num_images, FLAGS.batch_size, not FLAGS.sample,
-                                       FLAGS.renderer, FLAGS.sampling_seed)
-  output = FLAGS.output or os.path.join(FLAGS.workdir, "evaluation.json")
+                                       FLAGS.renderer, FLAGS.sampling_seed, FLAGS.agent,
+                                       FLAGS.dataset)
+  output = FLAGS.output or (os.path.join(FLAGS.workdir, "evaluation.json") if FLAGS.workdir
+                            else os.path.join("outputs", "evaluate", f"{summary['agent']}.json"))
+  os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
   tmp = output + ".tmp"
   with open(tmp, "w", encoding="utf-8") as f:
     json.dump(summary, f, indent=1)

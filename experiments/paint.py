@@ -1,5 +1,6 @@
 """Paints your image with a trained conditional agent: PNG, SVG, GIF and the program.
 
+  spiral-jax paint --agent=mnist --image=digit.png                 # a shipped agent, no training
   python -m experiments.paint --workdir=outputs/train --image=digit.png --out_dir=outputs/paint
 
 The image is converted to the canvas's mode (grey or colour), centre-cropped to a square and
@@ -26,7 +27,10 @@ from spiral_jax import training
 from spiral_jax.data import images as images_lib
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("workdir", "outputs/train", "The training run's directory.")
+flags.DEFINE_string("agent", None, "A shipped agent (spiral-jax agents lists them) or an agent "
+                    "file.")
+flags.DEFINE_string("workdir", None, "A training run's directory (default outputs/train when no "
+                    "--agent is given).")
 flags.DEFINE_string("image", None, "The image file to paint.")
 flags.DEFINE_string("out_dir", "outputs/paint", "Where the results go.")
 flags.DEFINE_integer("big_size", 256, "Size of the re-render.")
@@ -39,14 +43,15 @@ def load_image(path, size, channels):
   return images_lib.image_folder_image(path, size, channels == 1)
 
 
-def paint(workdir, image_path, out_dir, big_size=256):
-  """Paints the image; returns the Program."""
-  config, params, _ = setups.load_run(workdir)
+def paint(workdir, image_path, out_dir, big_size=256, agent=None):
+  """Paints the image with a run's agent (workdir) or a shipped one (agent); returns the
+  Program."""
+  config, params, _ = setups.load_agent(agent, workdir)
   if config.env.name not in ("jax_paint", "libmypaint"):
-    raise ValueError(f"The run painted with {config.env.name!r}, not a painting environment.")
+    raise ValueError(f"The agent painted with {config.env.name!r}, not a painting environment.")
   config.env.name = "libmypaint"
   paint_config = setups.paint_config(config.env)
-  setup = setups.make_setup(config)
+  setup = setups.make_setup(config, load_data=False)
   policy, _, _ = training.build_agent(config, setup)
   if not policy.conditional:
     raise ValueError("This run's agent is unconditional: it cannot paint a given image.")
@@ -75,7 +80,8 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
   if not FLAGS.image:
     raise app.UsageError("Give the image to paint: --image=PATH.")
-  program = paint(FLAGS.workdir, FLAGS.image, FLAGS.out_dir, FLAGS.big_size)
+  workdir = FLAGS.workdir or (None if FLAGS.agent else "outputs/train")
+  program = paint(workdir, FLAGS.image, FLAGS.out_dir, FLAGS.big_size, FLAGS.agent)
   print(f"Painted {FLAGS.image} in {sum(a['flag'] for a in program.actions)} strokes: "
         f"{FLAGS.out_dir}/painting.png, painting.svg, painting.gif, trace.png, program.json")
 

@@ -11,6 +11,7 @@ import numpy as np
 from experiments.configs import base
 from spiral_jax import anakin
 from spiral_jax import checkpoint as checkpoint_lib
+from spiral_jax import pretrained
 from spiral_jax import training
 from spiral_jax.data import datasets
 
@@ -25,8 +26,10 @@ def scene_config(env_config):
   return mujoco_scenes.SceneConfig(**dict(env_config.kwargs))  # sizes become a tuple there
 
 
-def make_setup(config):
-  """The environment (dm_env factory and, for JAX renderers, the functional env) and data."""
+def make_setup(config, with_labels=False, load_data=True):
+  """The environment (dm_env factory and, for JAX renderers, the functional env) and data; with
+  `with_labels`, (setup, the images' labels or None). Without `load_data` the images are one
+  blank canvas (for painting with a trained agent, which needs no dataset)."""
   name = config.env.name
   if name in ("jax_paint", "libmypaint"):
     from environments import jax_paint  # pylint: disable=import-outside-toplevel
@@ -38,7 +41,9 @@ def make_setup(config):
       functional = anakin.FunctionalEnv(
           reset=lambda key: jax_paint.reset(key, params),
           step=lambda key, state, action: jax_paint.step(key, state, action, params),
-          episode_length=paint.episode_length)
+          episode_length=paint.episode_length,
+          relaxed_step=lambda key, state, action, relaxed: jax_paint.relaxed_step(
+              key, state, action, relaxed, params))
       factory = lambda: jax_paint.JaxPaint.from_config(paint)
     else:
       functional = None
@@ -58,24 +63,29 @@ def make_setup(config):
     raise ValueError(f"Unknown environment {name!r}: known are 'jax_paint', 'libmypaint' and "
                      "'mujoco_scenes'.")
   data = config.data
-  if data.name == "mujoco_scenes":
+  labels = None
+  if not load_data:
+    images = np.ones((1,) + tuple(observation_spec["canvas"].shape), np.float32)
+  elif data.name == "mujoco_scenes":
     if name != "mujoco_scenes":
       raise ValueError("The 'mujoco_scenes' dataset goes with the 'mujoco_scenes' environment.")
     from environments import mujoco_scenes_dataset  # pylint: disable=import-outside-toplevel
     images = mujoco_scenes_dataset.load_images(data.data_dir or None, data.split,
                                                data.limit or None, scene_config=scene)
   else:
-    images = datasets.load(data.name, data.data_dir or None, data.split, canvas_size,
-                           data.limit or None, grayscale=channels == 1)
+    images, labels = datasets.load_labelled(data.name, data.data_dir or None, data.split,
+                                            canvas_size, data.limit or None,
+                                            grayscale=channels == 1)
   if images.shape[-1] != channels:
     if images.shape[-1] == 1:
       images = np.repeat(images, channels, axis=-1)
     else:
       raise ValueError(f"The dataset has {images.shape[-1]} channels, the canvas {channels}: "
                        "use a colour environment for colour data.")
-  return training.Setup(observation_spec=observation_spec, action_spec=action_spec,
-                        episode_length=episode_length, images=images, env_factory=factory,
-                        functional_env=functional)
+  setup = training.Setup(observation_spec=observation_spec, action_spec=action_spec,
+                         episode_length=episode_length, images=images, env_factory=factory,
+                         functional_env=functional)
+  return (setup, labels) if with_labels else setup
 
 
 def run_config(saved):
@@ -85,6 +95,21 @@ def run_config(saved):
   for name in ("checkpoints_to_keep", "actor_timeout_s"):
     saved.setdefault(name, defaults[name])
   return ml_collections.ConfigDict(saved)
+
+
+def load_agent(agent=None, workdir=None):
+  """(config as a ConfigDict, policy parameters, info) of a shipped agent (a name or an agent
+  file; see `spiral_jax.pretrained`) or of a training run's newest checkpoint. info holds the
+  frames trained ("frames", "updates") and, for a shipped agent, its recorded figures."""
+  if bool(agent) == bool(workdir):
+    raise ValueError("Give either a shipped agent (--agent=NAME) or a training run "
+                     "(--workdir=DIR).")
+  if agent:
+    loaded = pretrained.load(agent)
+    return (ml_collections.ConfigDict(loaded.config.to_dict()), loaded.params,
+            dict(loaded.info, agent=loaded.name))
+  config, params, meta = load_run(workdir)
+  return config, params, dict(meta["counters"], workdir=workdir)
 
 
 def load_run(workdir):

@@ -82,3 +82,32 @@ def index_to_location(index, grid):
   xp = _array_module(index)
   index = xp.asarray(index)
   return xp.stack([index % grid[0], index // grid[0]], axis=-1)
+
+
+# Specs as data: a shipped agent carries the specs it was trained with, so that it can be loaded
+# without its environment.
+
+def action_spec_to_json(action_spec):
+  """A dict action spec as a JSON-able list, one entry per component (in order)."""
+  return [{"name": c.name, "shape": [2] if c.is_location else [],
+           "maximum": [g - 1 for g in c.grid] if c.is_location else c.num_values - 1,
+           "dtype": c.dtype.name} for c in components(action_spec)]
+
+
+def action_spec_from_json(entries):
+  """The dict action spec `action_spec_to_json` wrote (DiscreteArrays and BoundedArrays)."""
+  spec = {}
+  for entry in entries:
+    dtype = np.dtype(entry.get("dtype", "int32"))
+    if entry["shape"]:
+      spec[entry["name"]] = specs.BoundedArray(tuple(entry["shape"]), dtype, 0,
+                                               np.asarray(entry["maximum"]), name=entry["name"])
+    else:
+      spec[entry["name"]] = specs.DiscreteArray(int(entry["maximum"]) + 1, dtype,
+                                                name=entry["name"])
+  return spec
+
+
+def canvas_spec(shape):
+  """The observation spec the agent needs: a float canvas of `shape` (H, W, C) in [0, 1]."""
+  return {"canvas": specs.BoundedArray(tuple(shape), np.float32, 0.0, 1.0, name="canvas")}

@@ -90,11 +90,33 @@ class ConfigTest(parameterized.TestCase):
 class DataTest(absltest.TestCase):
 
   def test_shipped_mnist_sample(self):
-    images = datasets.load("mnist_sample", size=32)
+    images, labels = datasets.load_labelled("mnist_sample", split="test", size=32)
     self.assertEqual(images.shape, (1000, 32, 32, 1))
     self.assertAlmostEqual(float(images.max()), 1.0, places=5)  # white paper ...
     self.assertLess(float(images.min()), 0.05)  # ... and dark ink
     self.assertGreater(float(np.mean(images)), 0.7)  # mostly paper
+    self.assertEqual(sorted(set(labels.tolist())), list(range(10)))
+    train, train_labels = datasets.load_labelled("mnist_sample", split="train", size=32)
+    self.assertEqual(train.shape, (10000, 32, 32, 1))
+    self.assertLen(train_labels, 10000)
+    # Train and test digits differ (the main job is evaluated on digits it never saw).
+    self.assertFalse(np.any(np.all(train[:, None, ::4, ::4] == images[None, :50, ::4, ::4],
+                                   axis=(2, 3, 4))))
+
+  def test_sliced_splits(self):
+    whole, labels = datasets.load_labelled("mnist_sample", split="train", size=16)
+    head, head_labels = datasets.load_labelled("mnist_sample", split="train[:9000]", size=16)
+    tail, _ = datasets.load_labelled("mnist_sample", split="train[9000:]", size=16)
+    np.testing.assert_array_equal(head, whole[:9000])
+    np.testing.assert_array_equal(head_labels, labels[:9000])
+    np.testing.assert_array_equal(tail, whole[9000:])
+    self.assertEqual(datasets.parse_split("test[-5:]"), ("test", slice(-5, None)))
+    with self.assertRaisesRegex(images_lib.DataError, "Cannot read split"):
+      datasets.load("mnist_sample", split="train[:half]")
+    with self.assertRaisesRegex(images_lib.DataError, "splits train and test"):
+      datasets.load("mnist_sample", split="validation")
+    with self.assertRaisesRegex(images_lib.DataError, "holds no images"):
+      datasets.load("mnist_sample", split="test[5:5]")
 
   def test_idx_files_and_their_errors(self):
     directory = self.create_tempdir().full_path
@@ -174,7 +196,10 @@ class EvaluateTest(absltest.TestCase):
     self.assertEqual(renders.shape, targets.shape)
     self.assertAlmostEqual(greedy["l2_mean"], float(np.mean(np.square(renders - targets))),
                            places=5)
-    self.assertEqual(greedy["checkpoint_updates"], 2)
+    self.assertEqual(greedy["updates"], 2)
+    self.assertEqual(greedy["frames"], 2 * 8 * 3)
+    self.assertIn("recognised", greedy)  # MNIST digits: the classifier reads the paintings
+    self.assertGreater(greedy["blank_l2"], 0.0)
     again, _, _ = evaluate.evaluate(workdir, num_images=20, batch_size=8)
     self.assertEqual(again["l2_mean"], greedy["l2_mean"])  # greedy is deterministic
     on_libmypaint, _, _ = evaluate.evaluate(workdir, num_images=8, batch_size=8,

@@ -1,0 +1,73 @@
+"""Ships a trained agent: its policy, config, frames and evaluation figures in one small file.
+
+  python -m experiments.ship --workdir=outputs/train --name=mnist_small
+  python -m experiments.ship --workdir=runs/paper --name=mnist --data_dir=/data/mnist
+
+It evaluates the run's newest checkpoint on the test split (with the JAX renderer it trained on,
+if any, and with libmypaint), then writes spiral_jax/pretrained/NAME.npz (or --out):
+`spiral_jax.pretrained.load(NAME)` and `spiral-jax paint --agent=NAME` use it. The last line is
+one JSON object of what was recorded.
+"""
+
+import json
+import os
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from experiments import evaluate
+from experiments import setups
+from spiral_jax import pretrained
+from spiral_jax import training
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", None, "The training run to ship.")
+flags.DEFINE_string("name", None, "The agent's name (a file name: letters, digits, _).")
+flags.DEFINE_string("out", None, "Where the agent file goes (default: the package).")
+flags.DEFINE_string("data_dir", None, "The test digits' directory (default: the shipped sample).")
+flags.DEFINE_string("split", "test", "The split to evaluate on.")
+flags.DEFINE_integer("num_images", 1000, "Test targets evaluated.")
+flags.DEFINE_bool("libmypaint", True, "Also evaluate with libmypaint.")
+flags.DEFINE_string("note", "", "A line on how the agent was trained (recorded).")
+
+
+def ship(workdir, name, out=None, data_dir=None, split="test", num_images=1000,
+         with_libmypaint=True, note=""):
+  """Evaluates the run and writes its agent file; returns the recorded info."""
+  if not name or not name.replace("_", "").isalnum():
+    raise ValueError(f"An agent name is letters, digits and _, not {name!r}.")
+  config, params, meta = setups.load_run(workdir)
+  tc = training.training_config(config)
+  setup = setups.make_setup(config, load_data=False)
+  dataset = "mnist" if data_dir else "mnist_sample"
+  info = {"conditional": tc.conditional, "frames": int(meta["counters"]["frames"]),
+          "updates": int(meta["counters"]["updates"]),
+          "hours": round(float(meta["counters"]["elapsed_s"]) / 3600, 3),
+          "trained_on": f"{tc.data['name']} {tc.data['split']}", "note": note,
+          "evaluation": {}}
+  renderers = [tc.env["name"]] + (["libmypaint"] if with_libmypaint
+                                  and tc.env["name"] != "libmypaint" else [])
+  for renderer in renderers:
+    summary, _, _ = evaluate.evaluate(workdir, split, data_dir, num_images, renderer=renderer,
+                                      dataset=dataset)
+    info["evaluation"][renderer] = {k: summary[k] for k in (
+        "l2_mean", "l2_ci95", "recognised", "blank_l2", "num_images", "dataset", "split")
+                                    if k in summary}
+  path = out or pretrained.path_of(name)
+  pretrained.save(path, tc.to_dict(), params, setup.observation_spec, setup.action_spec, info)
+  return dict(info, path=path, megabytes=round(os.path.getsize(path) / 1e6, 2))
+
+
+def main(argv):
+  del argv
+  if not FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)
+  if not FLAGS.workdir or not FLAGS.name:
+    raise app.UsageError("Give the run and the agent's name: --workdir=DIR --name=NAME.")
+  print(json.dumps(ship(FLAGS.workdir, FLAGS.name, FLAGS.out, FLAGS.data_dir, FLAGS.split,
+                        FLAGS.num_images, FLAGS.libmypaint, FLAGS.note)))
+
+
+if __name__ == "__main__":
+  app.run(main)
