@@ -8,7 +8,7 @@ the whole canvas and over the inked pixels (where either render differs from whi
   python benchmarks/jax_paint_calibration.py --fit     # refit the BrushModel constants
 
 --fit runs Adam on the mean absolute difference over separate training programs and prints the
-fitted BrushModel, to be copied into environments/jax_paint.py. The last line printed is JSON.
+fitted BrushModel, to be copied into environments/jax_brush.py. The last line printed is JSON.
 """
 
 import argparse
