@@ -35,6 +35,10 @@ class FunctionalEnv(NamedTuple):
   reset: Callable  # key -> (state, timestep)
   step: Callable  # (key, state, action) -> (state, timestep)
   episode_length: int
+  # Optional, for learners that use the renderer's gradients: (key, state, action, relaxed) ->
+  # (state, timestep), `step` with the stroke's parameters taken from `relaxed` (a vector over
+  # each component's values, as `Policy.relaxed_step` gives), differentiable in them.
+  relaxed_step: Optional[Callable] = None
 
 
 class AnakinState(NamedTuple):
@@ -45,10 +49,17 @@ class AnakinState(NamedTuple):
 
 
 def rollout(env: FunctionalEnv, policy, params, key: chex.PRNGKey, batch_size: int,
-            targets: Optional[chex.Array] = None,
-            greedy: bool = False) -> trajectory_lib.Trajectory:
+            targets: Optional[chex.Array] = None, greedy: bool = False,
+            temperature: Optional[float] = None) -> trajectory_lib.Trajectory:
   """Runs `batch_size` episodes; returns a time-major Trajectory batch (T, B, ...).
-  greedy: the policy takes its most likely actions instead of sampling."""
+
+  greedy: the policy takes its most likely actions instead of sampling.
+  temperature: sample as `Policy.relaxed_step` does and render with `env.relaxed_step`, so that
+    the final canvas is differentiable in `params` through the renderer (the same actions as
+    without; the policy's inputs are held constant).
+  """
+  if temperature is not None and env.relaxed_step is None:
+    raise ValueError("This environment has no relaxed_step: it cannot pass gradients back.")
   reset_keys = jax.random.split(jax.random.fold_in(key, 0), batch_size)
   env_state, timestep = jax.vmap(env.reset)(reset_keys)
   lstm = policy.initial_state(batch_size)
@@ -58,12 +69,20 @@ def rollout(env: FunctionalEnv, policy, params, key: chex.PRNGKey, batch_size: i
   def body(carry, t):
     env_state, timestep, lstm, prev_action, first = carry
     observation = timestep.observation
+    if temperature is not None:
+      observation = jax.lax.stop_gradient(observation)
     inputs = policy.inputs(observation, prev_action, first, targets)
     step_key = jax.random.fold_in(key, t + 1)
-    actions, output, lstm = policy.step(params, jax.random.fold_in(step_key, 0), inputs, lstm,
-                                        greedy)
     env_keys = jax.random.split(jax.random.fold_in(step_key, 1), batch_size)
-    env_state, next_timestep = jax.vmap(env.step)(env_keys, env_state, actions)
+    if temperature is None:
+      actions, output, lstm = policy.step(params, jax.random.fold_in(step_key, 0), inputs, lstm,
+                                          greedy)
+      env_state, next_timestep = jax.vmap(env.step)(env_keys, env_state, actions)
+    else:
+      actions, relaxed, output, lstm = policy.relaxed_step(
+          params, jax.random.fold_in(step_key, 0), inputs, lstm, temperature)
+      env_state, next_timestep = jax.vmap(env.relaxed_step)(env_keys, env_state, actions,
+                                                            relaxed)
     record = (observation["canvas"], prev_action, inputs.action_mask, first, actions,
               output.log_prob)
     return (env_state, next_timestep, lstm, actions, jnp.zeros_like(first)), record
@@ -150,10 +169,16 @@ class Anakin:
 
     # The replay: a ring of whole batches, so the write position is the iteration modulo size.
     slot = (state.iteration % config.replay_batches) * b
+    pathwise = None
+    if config.pathwise_cost:
+      # The same episodes again, differentiable in the parameters through the renderer.
+      pathwise = lambda params: rollout(
+          self.env, self.policy, params, jax.random.fold_in(device_key, 1), b, targets,
+          temperature=config.pathwise_temperature).final_canvas
     ops = learner_lib.IterationOps(
         update_policy=lambda learner, traj: learner_lib.policy_update(
             self.policy, self.discriminator, config, learner, traj, jax.random.fold_in(key, 2),
-            AXIS),
+            AXIS, pathwise),
         add=lambda ring, items: replay_lib.ring_add(*ring, items, slot),
         sample_real=lambda j: self._sample_images(images, jax.random.fold_in(d_key(j), 1), b),
         sample_fake=lambda ring, j: replay_lib.ring_sample(

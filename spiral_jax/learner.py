@@ -46,9 +46,11 @@ class LearnerConfig:
   max_grad_norm: float = 40.0
   entropy_cost: float = 0.01
   baseline_cost: float = 0.5
+  policy_gradient_cost: float = 1.0  # 0 leaves the policy to the renderer's gradients alone
   discount: float = 0.99
   algorithm: str = "vtrace"  # or "a2c"
   reward: str = "discriminator"  # or "l2" (conditional agents)
+  l2_levels: int = 1  # the l2 reward over this many scales (rewards.pyramid_l2_reward)
   discriminator: str = "unconditional"  # or "conditional", "complement"
   temporal_credit: bool = False  # SPIRAL++: r_t = s(c_{t+1}) - s(c_t), s = D or -l2
   reward_scale: float = 1.0
@@ -63,6 +65,11 @@ class LearnerConfig:
   centring_weight: float = 1.0
   discriminator_steps: int = 1  # D updates per policy update (D trains at a higher rate)
   replay_batches: int = 20  # D's replay holds this many batches of final renders
+  # Renderer gradients (Anakin with a differentiable renderer): the policy loss also gets
+  # -pathwise_cost * mean score of the final renders (D's, or -l2 for the l2 reward), its
+  # gradient taken through the renderer with straight-through Gumbel-softmax samples.
+  pathwise_cost: float = 0.0
+  pathwise_temperature: float = 1.0
 
   def __post_init__(self):
     if self.algorithm not in ("vtrace", "a2c"):
@@ -141,8 +148,14 @@ def _apply_gradients(optimiser, grads, params, opt_state, axis_name):
 
 def policy_update(policy, discriminator, config: LearnerConfig, state: LearnerState,
                   traj: trajectory_lib.Trajectory, key: chex.PRNGKey,
-                  axis_name: Optional[str] = None) -> Tuple[LearnerState, Metrics]:
-  """One policy-learner step on a time-major trajectory batch: (new state, metrics)."""
+                  axis_name: Optional[str] = None,
+                  pathwise: Optional[Callable] = None) -> Tuple[LearnerState, Metrics]:
+  """One policy-learner step on a time-major trajectory batch: (new state, metrics).
+
+  pathwise: params -> final canvases (B, H, W, C), differentiable (`anakin.rollout` with a
+    temperature); with `config.pathwise_cost`, the loss also gets -pathwise_cost * their mean
+    score, so the policy learns from the renderer's gradients as well.
+  """
   num_steps, batch = traj.first.shape
   chex.assert_shape(traj.behaviour_log_prob, (num_steps, batch))
   kind = config.kind
@@ -151,6 +164,9 @@ def policy_update(policy, discriminator, config: LearnerConfig, state: LearnerSt
   d_score = lambda canvas: kind.score(discriminator, d_params,
                                      kind.fake(canvas, traj.target, keys))
   rewards, info = rewards_lib.compute(config, traj, d_score)
+  score_fn = (d_score if config.reward == "discriminator"
+              else lambda canvas: rewards_lib.pyramid_l2_reward(canvas, traj.target,
+                                                                config.l2_levels))
   target = None
   if policy.conditional:
     target = jnp.broadcast_to(traj.target[None], (num_steps,) + traj.target.shape)
@@ -160,7 +176,8 @@ def policy_update(policy, discriminator, config: LearnerConfig, state: LearnerSt
 
   def loss_fn(params):
     output, _ = policy.unroll(params, inputs, traj.action, policy.initial_state(batch))
-    kwargs = dict(baseline_cost=config.baseline_cost, entropy_cost=config.entropy_cost)
+    kwargs = dict(baseline_cost=config.baseline_cost, entropy_cost=config.entropy_cost,
+                  policy_gradient_cost=config.policy_gradient_cost)
     bootstrap = jnp.zeros((batch,))
     if config.algorithm == "vtrace":
       out = losses.vtrace_loss(output.log_prob, traj.behaviour_log_prob, output.entropy,
@@ -168,7 +185,10 @@ def policy_update(policy, discriminator, config: LearnerConfig, state: LearnerSt
     else:
       out = losses.a2c_loss(output.log_prob, output.entropy, output.value, rewards, discounts,
                             bootstrap, **kwargs)
-    return out.loss, (out, output)
+    loss = out.loss
+    if pathwise is not None and config.pathwise_cost:
+      loss -= config.pathwise_cost * jnp.mean(score_fn(pathwise(params)))
+    return loss, (out, output)
 
   (_, (loss, output)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.policy_params)
   grads, params, opt_state = _apply_gradients(policy_optimiser(config), grads,

@@ -133,30 +133,35 @@ class PolicyLoss(NamedTuple):
 
 def actor_critic_loss(log_probs: chex.Array, entropies: chex.Array, values: chex.Array,
                       targets: chex.Array, advantages: chex.Array, baseline_cost: float = 0.5,
-                      entropy_cost: float = 0.01) -> PolicyLoss:
-  """-E[log pi * A] + baseline_cost * E[(target - V)^2] - entropy_cost * E[H]; all (T, B)."""
+                      entropy_cost: float = 0.01,
+                      policy_gradient_cost: float = 1.0) -> PolicyLoss:
+  """-policy_gradient_cost * E[log pi * A] + baseline_cost * E[(target - V)^2]
+  - entropy_cost * E[H]; all (T, B)."""
   chex.assert_equal_shape([log_probs, entropies, values, targets, advantages])
   pg = -jnp.mean(log_probs * jax.lax.stop_gradient(advantages))
   baseline = 0.5 * jnp.mean(jnp.square(jax.lax.stop_gradient(targets) - values))
   entropy = jnp.mean(entropies)
-  return PolicyLoss(pg + baseline_cost * baseline - entropy_cost * entropy, pg, baseline, entropy)
+  return PolicyLoss(policy_gradient_cost * pg + baseline_cost * baseline - entropy_cost * entropy,
+                    pg, baseline, entropy)
 
 
 def a2c_loss(log_probs: chex.Array, entropies: chex.Array, values: chex.Array,
              rewards: chex.Array, discounts: chex.Array, bootstrap_value: chex.Array,
-             baseline_cost: float = 0.5, entropy_cost: float = 0.01) -> PolicyLoss:
+             baseline_cost: float = 0.5, entropy_cost: float = 0.01,
+             policy_gradient_cost: float = 1.0) -> PolicyLoss:
   """Advantage actor-critic with Monte-Carlo returns (the paper's L_G plus entropy bonus)."""
   returns = discounted_returns(rewards, discounts, bootstrap_value)
   return actor_critic_loss(log_probs, entropies, values, returns, returns - values,
-                           baseline_cost, entropy_cost)
+                           baseline_cost, entropy_cost, policy_gradient_cost)
 
 
 def vtrace_loss(log_probs: chex.Array, behaviour_log_probs: chex.Array, entropies: chex.Array,
                 values: chex.Array, rewards: chex.Array, discounts: chex.Array,
                 bootstrap_value: chex.Array, baseline_cost: float = 0.5,
-                entropy_cost: float = 0.01, lambda_: float = 1.0) -> PolicyLoss:
+                entropy_cost: float = 0.01, lambda_: float = 1.0,
+                policy_gradient_cost: float = 1.0) -> PolicyLoss:
   """Actor-critic with V-trace off-policy corrections (IMPALA)."""
   targets = vtrace(jax.lax.stop_gradient(values), bootstrap_value, rewards, discounts,
                    jax.lax.stop_gradient(log_probs - behaviour_log_probs), lambda_)
   return actor_critic_loss(log_probs, entropies, values, targets.vs, targets.pg_advantages,
-                           baseline_cost, entropy_cost)
+                           baseline_cost, entropy_cost, policy_gradient_cost)

@@ -27,6 +27,19 @@ def l2_reward(canvas: chex.Array, target: chex.Array) -> chex.Array:
   return -jnp.mean(jnp.square(canvas - target), axis=(-3, -2, -1))
 
 
+def pyramid_l2_reward(canvas: chex.Array, target: chex.Array, levels: int) -> chex.Array:
+  """-mean over `levels` scales of the squared error of 2^k x 2^k block averages (k = 0 is the
+  plain l2). Coarse scales see a stroke near the target's ink as nearly right, so the reward's
+  gradient reaches strokes that do not yet overlap the ink, which plain l2's does not."""
+  reward, used = l2_reward(canvas, target), 1
+  pool = lambda x: 0.25 * (x[..., 0::2, 0::2, :] + x[..., 1::2, 0::2, :]
+                           + x[..., 0::2, 1::2, :] + x[..., 1::2, 1::2, :])
+  while used < levels and not (canvas.shape[-3] % 2 or canvas.shape[-2] % 2):
+    canvas, target = pool(canvas), pool(target)
+    reward, used = reward + l2_reward(canvas, target), used + 1
+  return reward / used
+
+
 def temporal_credit(scores: chex.Array) -> chex.Array:
   """SPIRAL++: r_t = D(c_{t+1}) - D(c_t) from scores (T + 1, B) of canvases c_0 .. c_T.
 
@@ -86,8 +99,8 @@ def compute(config, traj, d_score: Optional[ScoreFn] = None
 
   Args:
     config: the reward settings (a `LearnerConfig`): reward ("discriminator" or "l2"),
-      temporal_credit, reward_scale, new_stroke_cost, stroke_component, empty_canvas_cost,
-      colour_histogram_weight.
+      l2_levels, temporal_credit, reward_scale, new_stroke_cost, stroke_component,
+      empty_canvas_cost, colour_histogram_weight.
     traj: a time-major `Trajectory` (canvas (T, B, H, W, C), final_canvas, target or None).
     d_score: D's score of renders (B, H, W, C) -> (B,), for the discriminator reward.
 
@@ -109,7 +122,7 @@ def compute(config, traj, d_score: Optional[ScoreFn] = None
   else:
     if not conditional:
       raise ValueError("The l2 reward needs targets: use a conditional agent.")
-    score_fn = lambda canvas: l2_reward(canvas, target)
+    score_fn = lambda canvas: pyramid_l2_reward(canvas, target, config.l2_levels)
   final_score = score_fn(final)
   if config.reward == "discriminator":
     info["score"] = final_score

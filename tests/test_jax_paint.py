@@ -183,6 +183,42 @@ class FunctionalEnvTest(absltest.TestCase):
       self.assertTrue(np.all(np.isfinite(np.asarray(grad))), name)
       self.assertGreater(float(jnp.abs(grad).max()), 1e-6, name)
 
+  def test_relaxed_step_with_one_hot_vectors_is_step_and_is_differentiable(self):
+    config = paint_actions.PaintConfig(canvas_size=32, grid_size=8)
+    params = jax_paint.default_params(config)
+    spec = paint_actions.action_spec(config)
+    rng = np.random.default_rng(3)
+    one_hot = lambda name, value: jax.nn.one_hot(
+        value[1] * 8 + value[0] if name in paint_actions.LOCATION_COMPONENTS else value,
+        8 * 8 if name in paint_actions.LOCATION_COMPONENTS else spec[name].num_values)
+    state, _ = jax_paint.reset(None, params)
+    relaxed_state = state
+    for _ in range(4):
+      action = jax.tree.map(jnp.asarray, random_action(spec, rng))
+      action["flag"] = jnp.asarray(1)
+      relaxed = {name: one_hot(name, value) for name, value in action.items()}
+      state, _ = jax_paint.step(None, state, action, params)
+      relaxed_state, _ = jax_paint.relaxed_step(None, relaxed_state, action, relaxed, params)
+      np.testing.assert_allclose(relaxed_state.canvas, state.canvas, atol=1e-6)
+
+    action = jax.tree.map(jnp.asarray, random_action(spec, rng))
+    action["flag"] = jnp.asarray(1)
+
+    def darkness(relaxed):
+      state, _ = jax_paint.reset(None, params)
+      state, _ = jax_paint.relaxed_step(None, state, action, relaxed, params)
+      return 1.0 - jnp.mean(state.canvas)
+
+    relaxed = {name: one_hot(name, value) for name, value in action.items()}
+    grads = jax.grad(darkness)(relaxed)
+    # More paint weight, a bigger brush and more pressure all darken the canvas.
+    self.assertGreater(float(grads["flag"][paint_actions.PAINT]), 0.0)
+    self.assertGreater(float(grads["size"][-1] - grads["size"][0]), 0.0)
+    self.assertGreater(float(grads["pressure"][-1] - grads["pressure"][0]), 0.0)
+    for name in ("end", "control"):
+      self.assertTrue(np.all(np.isfinite(np.asarray(grads[name]))), name)
+      self.assertGreater(float(jnp.abs(grads[name]).max()), 1e-6, name)
+
 
 if __name__ == "__main__":
   absltest.main()

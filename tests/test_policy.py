@@ -81,6 +81,34 @@ class PolicyTest(parameterized.TestCase):
     changed, _ = jax.jit(policy.unroll)(params, no_reset, actions_seq, policy.initial_state(batch))
     self.assertGreater(float(jnp.abs(changed.value[3] - scored.value[3]).max()), 1e-6)
 
+  def test_relaxed_step_samples_as_step_does_with_straight_through_vectors(self):
+    env = jax_paint.JaxPaint(canvas_size=32, grid_size=8, grayscale=True)
+    policy = policy_lib.Policy(env.observation_spec(), env.action_spec())
+    params = policy.init(jax.random.PRNGKey(0))
+    batch = 16
+    inputs = policy.inputs(batched_observation(policy, batch, jax.random.PRNGKey(1)),
+                           policy.zero_action((batch,)), np.ones(batch, bool))
+    state = policy.initial_state(batch)
+    actions, output, _ = policy.step(params, jax.random.PRNGKey(2), inputs, state)
+    relaxed_actions, relaxed, relaxed_output, _ = policy.relaxed_step(
+        params, jax.random.PRNGKey(2), inputs, state, temperature=0.5)
+    for comp in policy.components:
+      np.testing.assert_array_equal(relaxed_actions[comp.name], actions[comp.name], comp.name)
+      vector = relaxed[comp.name]
+      self.assertEqual(vector.shape, (batch, comp.num_values))
+      index = actions[comp.name]
+      if comp.is_location:
+        index = index[:, 1] * comp.grid[0] + index[:, 0]
+      np.testing.assert_array_equal(vector, jax.nn.one_hot(index, comp.num_values))
+    np.testing.assert_allclose(relaxed_output.log_prob, output.log_prob, rtol=1e-5)
+
+    def expected_x(params):  # the mean x of the sampled end cells, through the soft vectors
+      _, relaxed, _, _ = policy.relaxed_step(params, jax.random.PRNGKey(2), inputs, state, 0.5)
+      return jnp.mean(relaxed["end"] @ (jnp.arange(64) % 8).astype(jnp.float32))
+
+    grads = jax.grad(expected_x)(params)
+    self.assertGreater(max(float(jnp.abs(g).max()) for g in jax.tree.leaves(grads)), 1e-6)
+
   @parameterized.named_parameters(*ENVS)
   def test_policy_drives_the_environment(self, make_env):
     env = make_env()

@@ -46,6 +46,10 @@ class PolicyConfig:
   location_channels: int = 16  # z is projected to a 4x4 map of this many channels
   location_res_blocks: int = 2
   coordinate_channels: bool = True
+  # > 0: a convolutional branch at each location grid's resolution (this many channels) reads the
+  # canvas and target directly, and adds logits to the spatial heads' (gated by z_i). 0 is the
+  # paper's policy, where a location is read from z_i alone.
+  location_skip_channels: int = 0
 
 
 PAPER = PolicyConfig()
@@ -93,12 +97,14 @@ def _first_conv(x, config, name, with_bias=True, offset=None):
                      name=name)(x, offset)
 
 
-def _embed(index, num_values, dim, name):
+def _embed(index, num_values, dim, name, one_hot=None):
   """An embedding as a one-hot matrix product: its gradient is a matmul, not a scatter-add
-  (which XLA runs slowly on CPU)."""
+  (which XLA runs slowly on CPU). A given (straight-through) `one_hot` is used as it is."""
   table = hk.get_parameter(f"{name}_embeddings", (num_values, dim),
                            init=hk.initializers.TruncatedNormal())
-  return jax.nn.one_hot(index, num_values, dtype=table.dtype) @ table
+  if one_hot is None:
+    one_hot = jax.nn.one_hot(index, num_values, dtype=table.dtype)
+  return one_hot @ table
 
 
 def _upsample(x, channels):
@@ -136,8 +142,26 @@ class _Network(hk.Module):
     return hk.Linear(c.torso_channels, name="prev_action_mlp")(
         jax.nn.relu(jnp.concatenate(parts, axis=-1)))
 
+  def _skip_maps(self, planes):
+    """{grid: (N, height, width, location_skip_channels)} feature maps at each location grid's
+    resolution, from the input planes and coordinate channels."""
+    c = self._config
+    n, h, w, _ = planes.shape
+    ys, xs = jnp.meshgrid(jnp.linspace(-1, 1, h), jnp.linspace(-1, 1, w), indexing="ij")
+    x = jnp.concatenate([planes, jnp.broadcast_to(jnp.stack([xs, ys], -1), (n, h, w, 2))], -1)
+    maps = {}
+    for grid in sorted({comp.grid for comp in self._components if comp.is_location}):
+      stride = h // grid[1]
+      if h % grid[1] or w % grid[0] or w // grid[0] != stride:
+        raise ValueError(f"location_skip_channels needs a canvas ({h}x{w}) that is a whole "
+                         f"number of grid cells ({grid[0]}x{grid[1]}) wide and high.")
+      with hk.experimental.name_scope(f"skip_{grid[0]}x{grid[1]}"):
+        y = jax.nn.relu(conv.Conv2D(c.location_skip_channels, 2 * stride, stride=stride)(x))
+        maps[grid] = jax.nn.relu(conv.Conv2D(c.location_skip_channels, 3)(y))
+    return maps
+
   def _torso(self, inputs):
-    """(N, H, W, C) frames -> (N, fc_size) features."""
+    """(N, H, W, C) frames -> ((N, fc_size) features, skip maps or None)."""
     c = self._config
     canvas = inputs.canvas.astype(jnp.float32)
     if self._blind:
@@ -145,6 +169,9 @@ class _Network(hk.Module):
     planes = [canvas]
     if self._conditional:
       planes.append(inputs.target.astype(jnp.float32))
+    skips = None
+    if c.location_skip_channels:
+      skips = self._skip_maps(jnp.concatenate(planes, axis=-1))
     coordinates = None
     if c.coordinate_channels:
       # A conv is linear, so the coordinate channels' share is one constant map, computed once
@@ -175,11 +202,11 @@ class _Network(hk.Module):
     for i in range(c.num_res_blocks):
       x = _residual(x, c.torso_channels, f"res_{i}")
     x = jax.nn.relu(x)
-    return jax.nn.relu(hk.Linear(c.fc_size, name="fc")(x.reshape(x.shape[0], -1)))
+    return jax.nn.relu(hk.Linear(c.fc_size, name="fc")(x.reshape(x.shape[0], -1))), skips
 
   # Decoder.
 
-  def _logits(self, comp, z):
+  def _logits(self, comp, z, skips=None):
     c = self._config
     if not comp.is_location:
       return hk.Linear(comp.num_values, name=f"head_{comp.name}")(z)
@@ -196,17 +223,33 @@ class _Network(hk.Module):
       # A bias shared by every cell would be redundant under the softmax (its gradient is 0).
       x = _upsample(x, 1) if size < max(width, height) else conv.Conv2D(1, 3, with_bias=False)(x)
       x = x[:, :height, :width, 0]
+      if skips is not None:
+        # The skip branch, gated channel by channel by z_i (which knows the components chosen
+        # before this one), adds one logit per cell.
+        gate = hk.Linear(c.location_skip_channels, name="skip_gate")(z)
+        h = jax.nn.relu(skips[comp.grid] * (1.0 + gate[:, None, None, :]))
+        x = x + conv.Conv2D(1, 3, with_bias=False, name="skip_logits")(h)[..., 0]
     return x.reshape(x.shape[0], height * width)
 
-  def _decode(self, z, actions, greedy=False):
+  def _decode(self, z, actions, greedy=False, temperature=None, skips=None):
     """Samples (actions None; the most likely value of each when greedy) or scores (actions
-    given) every component in turn."""
+    given) every component in turn. With a `temperature`, sampling is also relaxed: each
+    component's value comes with a straight-through one-hot vector (see `Policy.relaxed_step`)."""
     c = self._config
-    out_actions, log_prob, entropy = {}, 0.0, 0.0
+    out_actions, relaxed, log_prob, entropy = {}, {}, 0.0, 0.0
     for i, comp in enumerate(self._components):
-      logits = self._logits(comp, z)
+      logits = self._logits(comp, z, skips)
       log_p = jax.nn.log_softmax(logits)
-      if actions is None:
+      one_hot = None
+      if actions is None and temperature is not None:
+        # Gumbel-max draws what jax.random.categorical draws; the soft vector carries gradients.
+        noisy = logits + jax.random.gumbel(hk.next_rng_key(), logits.shape, logits.dtype)
+        index = jnp.argmax(noisy, axis=-1)
+        soft = jax.nn.softmax(noisy / temperature)
+        one_hot = jax.nn.one_hot(index, comp.num_values, dtype=soft.dtype)
+        one_hot = one_hot + (soft - jax.lax.stop_gradient(soft))  # exactly one-hot forward
+        relaxed[comp.name] = one_hot
+      elif actions is None:
         index = (jnp.argmax(logits, axis=-1) if greedy
                  else jax.random.categorical(hk.next_rng_key(), logits))
       else:
@@ -218,26 +261,30 @@ class _Network(hk.Module):
       out_actions[comp.name] = (specs.index_to_location(index, comp.grid).astype(comp.dtype)
                                 if comp.is_location else index.astype(comp.dtype))
       if i + 1 < len(self._components):
-        embedding = _embed(index, comp.num_values, c.embed_dim, f"decoder_embed_{comp.name}")
+        embedding = _embed(index, comp.num_values, c.embed_dim, f"decoder_embed_{comp.name}",
+                           one_hot)
         z = jax.nn.relu(hk.Linear(c.lstm_size, name=f"decoder_{comp.name}")(
             jnp.concatenate([z, embedding], axis=-1)))
-    return out_actions, log_prob, entropy
+    return out_actions, relaxed, log_prob, entropy
 
   # Entry points.
 
-  def forward(self, inputs, actions, state, greedy=False):
-    """(T, B) inputs -> (actions, PolicyOutput of (T, B), state); samples where actions is None."""
+  def forward(self, inputs, actions, state, greedy=False, temperature=None):
+    """(T, B) inputs -> (actions, relaxed actions, PolicyOutput of (T, B), state); samples where
+    actions is None (relaxed too, with a temperature)."""
     t, b = inputs.first.shape
     flat = jax.tree.map(lambda x: x.reshape((t * b,) + x.shape[2:]), inputs)
-    features = self._torso(flat).reshape(t, b, -1)
+    features, skips = self._torso(flat)
+    features = features.reshape(t, b, -1)
     z, state = hk.dynamic_unroll(self._core, (features, inputs.first), state)
     z = z.reshape(t * b, -1)
     value = hk.Linear(1, name="value")(z)[:, 0]
     flat_actions = None if actions is None else jax.tree.map(
         lambda x: x.reshape((t * b,) + x.shape[2:]), actions)
-    sampled, log_prob, entropy = self._decode(z, flat_actions, greedy)
+    sampled, relaxed, log_prob, entropy = self._decode(z, flat_actions, greedy, temperature,
+                                                       skips)
     unflatten = lambda x: x.reshape((t, b) + x.shape[1:])
-    return (jax.tree.map(unflatten, sampled),
+    return (jax.tree.map(unflatten, sampled), jax.tree.map(unflatten, relaxed),
             jax.tree.map(unflatten, PolicyOutput(log_prob, entropy, value)), state)
 
 
@@ -315,13 +362,31 @@ class Policy:
     greedy: take each component's most likely value (given the ones chosen before it) instead.
     """
     self._check_inputs(inputs, tuple(np.shape(inputs.first)))
+    actions, _, output, state = self._step(params, key, inputs, state, greedy, None)
+    return actions, output, state
+
+  def relaxed_step(self, params: hk.Params, key: chex.PRNGKey, inputs: StepInputs, state: Any,
+                   temperature: float = 1.0
+                   ) -> Tuple[Dict[str, chex.Array], Dict[str, chex.Array], PolicyOutput, Any]:
+    """`step`'s sample, and each component's value as a straight-through vector over its values
+    (B, num_values; a location's over grid cells, index y * width + x): one-hot forward, with the
+    gradient of a Gumbel-softmax at `temperature` (Jang et al., 2017). A renderer that is
+    differentiable in its actions' parameters (`spiral_jax.anakin.FunctionalEnv.relaxed_step`)
+    can then pass gradients of the picture back to the policy.
+    Returns (actions, relaxed actions, PolicyOutput, new state)."""
+    self._check_inputs(inputs, tuple(np.shape(inputs.first)))
+    return self._step(params, key, inputs, state, False, temperature)
+
+  def _step(self, params, key, inputs, state, greedy, temperature):
     forward, _ = self._transformed.apply
     add_time = lambda x: None if x is None else x[None]
     inputs = StepInputs(*(jax.tree.map(add_time, field) if field is not None else None
                           for field in inputs))
-    actions, output, state = forward(params, key, inputs, None, state, greedy)
+    actions, relaxed, output, state = forward(params, key, inputs, None, state, greedy,
+                                              temperature)
     drop_time = lambda x: x[0]
-    return jax.tree.map(drop_time, actions), jax.tree.map(drop_time, output), state
+    return (jax.tree.map(drop_time, actions), jax.tree.map(drop_time, relaxed),
+            jax.tree.map(drop_time, output), state)
 
   def unroll(self, params: hk.Params, inputs: StepInputs, actions: Dict[str, chex.Array],
              state: Any) -> Tuple[PolicyOutput, Any]:
@@ -329,7 +394,7 @@ class Policy:
     chex.assert_rank(inputs.first, 2)
     self._check_inputs(inputs, tuple(np.shape(inputs.first)))
     forward, _ = self._transformed.apply
-    _, output, state = forward(params, None, inputs, actions, state)
+    _, _, output, state = forward(params, None, inputs, actions, state)
     return output, state
 
 
