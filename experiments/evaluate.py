@@ -22,14 +22,9 @@ import os
 from absl import app
 from absl import flags
 from absl import logging
-import jax
-import numpy as np
 
-from experiments import setups
-from spiral_jax import classifier as classifier_lib
-from spiral_jax import evaluation
+from experiments.measure import evaluate  # pylint: disable=unused-import
 from spiral_jax import pictures
-from spiral_jax import training
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("agent", None, "A shipped agent (spiral-jax agents lists them) or an agent "
@@ -47,47 +42,6 @@ flags.DEFINE_string("renderer", None, "Paint with this environment instead of th
                     "(e.g. libmypaint for an agent trained on jax_paint).")
 flags.DEFINE_integer("sampling_seed", 0, "Seed for sampled actions (with --sample).")
 flags.DEFINE_string("output", None, "The JSON file to write.")
-
-
-def evaluate(workdir=None, split="test", data_dir=None, num_images=1000, batch_size=64,
-             greedy=True, renderer=None, seed=0, agent=None, dataset=None):
-  """Runs the agent on targets; returns (summary dict, renders, targets)."""
-  config, params, info = setups.load_agent(agent, workdir)
-  config.data.split = split
-  if dataset:
-    config.data.name = dataset
-  elif agent and config.data.name in ("mnist", "mnist_sample") and not data_dir:
-    config.data.name = "mnist_sample"  # a shipped agent: the shipped test digits
-  if data_dir:
-    if config.data.name == "mnist_sample":
-      config.data.name = "mnist"
-    config.data.data_dir = data_dir
-  if renderer:
-    config.env.name = renderer
-  config.data.limit = num_images
-  setup, labels = setups.make_setup(config, with_labels=True)
-  policy, _, _ = training.build_agent(config, setup)
-  if not policy.conditional:
-    raise ValueError("Only conditional agents reconstruct targets; this one is unconditional.")
-  targets = setup.images[:num_images]
-  key = jax.random.PRNGKey(seed)
-  if setup.functional_env is not None:
-    renders = evaluation.reconstruct_functional(setup.functional_env, policy, params, targets,
-                                                key, batch_size, greedy)
-  else:
-    renders, _ = evaluation.reconstruct_dm_env(setup.env_factory, policy, params, targets, key,
-                                               batch_size, greedy)
-  summary = evaluation.l2_summary(renders, targets)
-  summary["blank_l2"] = float(np.mean(evaluation.l2_per_image(np.ones_like(targets), targets)))
-  if labels is not None and config.data.name.startswith("mnist"):
-    summary["recognised"] = classifier_lib.recognised(classifier_lib.load(), renders,
-                                                      labels[:num_images])
-  summary.update({"dataset": config.data.name, "split": split, "greedy": greedy,
-                  "renderer": config.env.name, "frames": int(info.get("frames", 0)),
-                  "updates": int(info.get("updates", 0))})
-  if agent:
-    summary["agent"] = info["agent"]
-  return summary, renders, targets
 
 
 def main(argv):

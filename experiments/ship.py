@@ -16,7 +16,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from experiments import evaluate
+from experiments import measure
 from experiments import setups
 from spiral_jax import pretrained
 from spiral_jax import training
@@ -49,7 +49,7 @@ def ship(workdir, name, out=None, data_dir=None, split="test", num_images=1000,
   renderers = [tc.env["name"]] + (["libmypaint"] if with_libmypaint
                                   and tc.env["name"] != "libmypaint" else [])
   for renderer in renderers:
-    summary, _, _ = evaluate.evaluate(workdir, split, data_dir, num_images, renderer=renderer,
+    summary, _, _ = measure.evaluate(workdir, split, data_dir, num_images, renderer=renderer,
                                       dataset=dataset)
     info["evaluation"][renderer] = {k: summary[k] for k in (
         "l2_mean", "l2_ci95", "recognised", "blank_l2", "num_images", "dataset", "split")

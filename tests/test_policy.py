@@ -1,5 +1,7 @@
 """The policy reads any spec, samples valid actions, and scores them as it sampled them."""
 
+import dataclasses
+
 from absl.testing import absltest
 from absl.testing import parameterized
 import jax
@@ -20,6 +22,10 @@ ENVS = (
     ("jax_paint", jax_paint.JaxPaint),
     ("squares", squares_env.Squares),
 )
+
+
+# The location heads' branch at the grid's resolution.
+SKIP = dataclasses.replace(policy_lib.SMALL, location_skip_channels=8)
 
 
 def batched_observation(policy, batch, key):
@@ -49,10 +55,12 @@ class PolicyTest(parameterized.TestCase):
     self.assertTrue(np.all(np.asarray(output.entropy) > 0))
     self.assertEqual(output.value.shape, (batch,))
 
-  @parameterized.named_parameters(*ENVS)
-  def test_scorer_matches_sampler_through_episode_boundaries(self, make_env):
+  @parameterized.named_parameters(*ENVS, ("jax_paint_location_branch", jax_paint.JaxPaint,
+                                           SKIP))
+  def test_scorer_matches_sampler_through_episode_boundaries(self, make_env,
+                                                              config=policy_lib.SMALL):
     env = make_env()
-    policy = policy_lib.Policy(env.observation_spec(), env.action_spec())
+    policy = policy_lib.Policy(env.observation_spec(), env.action_spec(), config)
     params = policy.init(jax.random.PRNGKey(0))
     batch, steps = 3, 5
     first = np.array([[1, 1, 1], [0, 0, 1], [0, 1, 0], [1, 0, 0], [0, 0, 0]], bool)
@@ -144,6 +152,37 @@ class PolicyTest(parameterized.TestCase):
       self.assertFalse(np.allclose(outputs[blind, 1.0, 0.0], outputs[blind, 1.0, 1.0]))
     self.assertFalse(np.allclose(outputs[False, 0.0, 1.0], outputs[False, 1.0, 1.0]))
     np.testing.assert_array_equal(outputs[True, 0.0, 1.0], outputs[True, 1.0, 1.0])
+
+  def test_location_branch_reads_the_target(self):
+    env = jax_paint.JaxPaint(canvas_size=32, grid_size=16, grayscale=True)
+    policy = policy_lib.Policy(env.observation_spec(), env.action_spec(), SKIP, conditional=True)
+    params = policy.init(jax.random.PRNGKey(0))
+    self.assertTrue(any("skip" in name for name in params))
+
+    def log_prob_of_end(target_value, cell):
+      inputs = policy.dummy_inputs((1,))
+      target = jnp.ones((1, 32, 32, 1)).at[0, 2 * cell[1]:2 * cell[1] + 2,
+                                            2 * cell[0]:2 * cell[0] + 2].set(target_value)
+      inputs = inputs._replace(target=target)
+      actions = {"flag": jnp.array([1]), "end": jnp.array([[3, 4]]),
+                 "control": jnp.array([[0, 0]]), "size": jnp.array([0]),
+                 "pressure": jnp.array([0])}
+      seq = lambda x: x[None]
+      out, _ = policy.unroll(params, jax.tree.map(seq, inputs), jax.tree.map(seq, actions),
+                             policy.initial_state(1))
+      return float(out.log_prob[0, 0])
+
+    # Ink in the target at the chosen cell (3, 4) changes its logit through the branch.
+    blank = log_prob_of_end(1.0, (3, 4))
+    self.assertNotAlmostEqual(blank, log_prob_of_end(0.0, (3, 4)), places=5)
+    without = dataclasses.replace(SKIP, location_skip_channels=0)
+    self.assertFalse(any("skip" in name for name in policy_lib.Policy(
+        env.observation_spec(), env.action_spec(), without, conditional=True).init(
+            jax.random.PRNGKey(0))))
+    odd = jax_paint.JaxPaint(canvas_size=30, grid_size=16, grayscale=True)
+    with self.assertRaisesRegex(ValueError, "whole number of grid cells"):
+      policy_lib.Policy(odd.observation_spec(), odd.action_spec(), SKIP).init(
+          jax.random.PRNGKey(0))
 
   def test_paper_config_builds_and_steps(self):
     env = libmypaint.LibMyPaint()

@@ -1,0 +1,28 @@
+"""The paper's painting set-up for MNIST (section 4.3): 64x64 canvas, 32x32 grid, 20 strokes, the
+paper's six brush sizes and ten pressures, the full MNIST train split, with the small networks
+and the lever study's recipe (docs/levers.md). The shipped `mnist` agent trains with it:
+
+  python -m experiments.train --config=experiments/configs/mnist_long.py \
+      --data_dir=/data/mnist --workdir=runs/mnist_long          # hours; --resume continues
+
+get_config takes "small" (the small networks; the default) or "paper" (the paper's networks).
+"""
+
+from experiments.configs import base
+from experiments.configs import mnist_conditional
+
+
+def get_config(size="small"):
+  config = mnist_conditional.get_config("paper")  # the paper's painting set-up
+  config.size = size
+  if size == "small":
+    small = base.get_config("small")
+    config.policy = small.policy
+    config.policy.location_skip_channels = 16
+    config.discriminator = small.discriminator
+    config.learner.policy_learning_rate = 1e-3
+  config.data.name = "mnist"
+  config.max_minutes = 0.0
+  config.checkpoint_every_minutes = 10.0
+  config.picture_every_minutes = 10.0
+  return config

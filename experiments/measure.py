@@ -1,0 +1,57 @@
+"""Measures a conditional agent on targets it did not train on: the one function behind
+`spiral-jax evaluate`, `spiral-jax ship` and the lever study (`experiments/levers.py`).
+
+Figures: `l2_mean` and `l2_ci95` (mean squared error per pixel to the target, with a 95%
+confidence interval), `recognised` (the share of paintings that the shipped MNIST classifier labels
+as their target's label; MNIST only), `blank_l2` (the l2 of a blank canvas to the same targets)
+and `num_images`.
+"""
+
+import jax
+import numpy as np
+
+from experiments import setups
+from spiral_jax import classifier as classifier_lib
+from spiral_jax import evaluation
+from spiral_jax import training
+
+
+def evaluate(workdir=None, split="test", data_dir=None, num_images=1000, batch_size=64,
+             greedy=True, renderer=None, seed=0, agent=None, dataset=None):
+  """Runs the agent on targets; returns (summary dict, renders, targets)."""
+  config, params, info = setups.load_agent(agent, workdir)
+  config.data.split = split
+  if dataset:
+    config.data.name = dataset
+  elif agent and config.data.name in ("mnist", "mnist_sample") and not data_dir:
+    config.data.name = "mnist_sample"  # a shipped agent: the shipped test digits
+  if data_dir:
+    if config.data.name == "mnist_sample":
+      config.data.name = "mnist"
+    config.data.data_dir = data_dir
+  if renderer:
+    config.env.name = renderer
+  config.data.limit = num_images
+  setup, labels = setups.make_setup(config, with_labels=True)
+  policy, _, _ = training.build_agent(config, setup)
+  if not policy.conditional:
+    raise ValueError("Only conditional agents reconstruct targets; this one is unconditional.")
+  targets = setup.images[:num_images]
+  key = jax.random.PRNGKey(seed)
+  if setup.functional_env is not None:
+    renders = evaluation.reconstruct_functional(setup.functional_env, policy, params, targets,
+                                                key, batch_size, greedy)
+  else:
+    renders, _ = evaluation.reconstruct_dm_env(setup.env_factory, policy, params, targets, key,
+                                               batch_size, greedy)
+  summary = evaluation.l2_summary(renders, targets)
+  summary["blank_l2"] = float(np.mean(evaluation.l2_per_image(np.ones_like(targets), targets)))
+  if labels is not None and config.data.name.startswith("mnist"):
+    summary["recognised"] = classifier_lib.recognised(classifier_lib.load(), renders,
+                                                      labels[:num_images])
+  summary.update({"dataset": config.data.name, "split": split, "greedy": greedy,
+                  "renderer": config.env.name, "frames": int(info.get("frames", 0)),
+                  "updates": int(info.get("updates", 0))})
+  if agent:
+    summary["agent"] = info["agent"]
+  return summary, renders, targets
