@@ -18,8 +18,7 @@ class TrainingConfigTest(absltest.TestCase):
   def test_experiment_configs_validate_with_the_library_presets(self):
     for size in base.SIZES:
       config = config_lib.TrainingConfig.from_config(mnist_conditional.get_config(size))
-      paper_heads = dataclasses.replace(config.policy, location_skip_channels=0,
-                                        location_skip_previous=False)
+      paper_heads = dataclasses.replace(config.policy, location_skip_channels=0)
       self.assertEqual(paper_heads, policy_lib.SMALL if size == "small" else policy_lib.PAPER)
       self.assertEqual(config.discriminator,
                        disc_lib.SMALL if size == "small" else disc_lib.PAPER)
