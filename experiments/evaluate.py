@@ -23,7 +23,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from experiments.measure import evaluate  # pylint: disable=unused-import
+from experiments.measure import evaluate
 from spiral_jax import pictures
 
 FLAGS = flags.FLAGS

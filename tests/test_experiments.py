@@ -8,7 +8,7 @@ from absl.testing import parameterized
 import numpy as np
 from PIL import Image, ImageDraw
 
-from experiments import evaluate
+from experiments import measure
 from experiments import figures
 from experiments import setups
 from experiments.configs import base
@@ -191,7 +191,7 @@ class EvaluateTest(absltest.TestCase):
         "env.kwargs.canvas_size": 16, "env.kwargs.grid_size": 4, "env.kwargs.episode_length": 3})
     workdir = self.create_tempdir().full_path
     training.run(config, setups.make_setup(config), workdir)
-    greedy, renders, targets = evaluate.evaluate(workdir, num_images=20, batch_size=8)
+    greedy, renders, targets = measure.evaluate(workdir, num_images=20, batch_size=8)
     self.assertEqual(greedy["num_images"], 20)
     self.assertEqual(renders.shape, targets.shape)
     self.assertAlmostEqual(greedy["l2_mean"], float(np.mean(np.square(renders - targets))),
@@ -200,9 +200,9 @@ class EvaluateTest(absltest.TestCase):
     self.assertEqual(greedy["frames"], 2 * 8 * 3)
     self.assertIn("recognised", greedy)  # MNIST digits: the classifier reads the paintings
     self.assertGreater(greedy["blank_l2"], 0.0)
-    again, _, _ = evaluate.evaluate(workdir, num_images=20, batch_size=8)
+    again, _, _ = measure.evaluate(workdir, num_images=20, batch_size=8)
     self.assertEqual(again["l2_mean"], greedy["l2_mean"])  # greedy is deterministic
-    on_libmypaint, _, _ = evaluate.evaluate(workdir, num_images=8, batch_size=8,
+    on_libmypaint, _, _ = measure.evaluate(workdir, num_images=8, batch_size=8,
                                             renderer="libmypaint")
     self.assertEqual(on_libmypaint["renderer"], "libmypaint")
     self.assertTrue(0.0 < on_libmypaint["l2_mean"] < 1.0)
