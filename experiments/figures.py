@@ -31,6 +31,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_list("compare", None, "Training run directories whose curves to plot together.")
 flags.DEFINE_string("metric", "l2", "The metric to plot against frames.")
 flags.DEFINE_string("out", "curves.png", "The PNG to write.")
+flags.DEFINE_integer("max_frames", 0, "Plot each run up to this many frames (0: all).")
+flags.DEFINE_integer("smooth", 1, "Plot the mean of the last this many logged values.")
 flags.DEFINE_integer("scenes", 0, "Draw this many generated MuJoCo Scenes (test split) instead.")
 
 
@@ -105,8 +107,11 @@ def save_gif(frames, path, frame_ms=250):
                       duration=durations, loop=0, optimize=False, disposal=1)
 
 
-def compare_runs(workdirs, path, metric="l2", labels=None):
-  """One PNG of `metric` against frames for each run (its metrics.jsonl)."""
+def compare_runs(workdirs, path, metric="l2", labels=None, max_frames=0, smooth=1):
+  """One PNG of `metric` against frames for each run (its metrics.jsonl), up to `max_frames`
+  (0: all), each value the mean of the last `smooth` logged values."""
+  if smooth < 1:
+    raise ValueError(f"smooth must be at least 1, not {smooth}.")
   series = {}
   for i, workdir in enumerate(workdirs):
     metrics_path = os.path.join(workdir, "metrics.jsonl")
@@ -115,8 +120,13 @@ def compare_runs(workdirs, path, metric="l2", labels=None):
     records = [r for r in metrics_lib.read_jsonl(metrics_path) if r.get(metric) is not None]
     if not records:
       raise ValueError(f"{metrics_path} has no {metric!r} values.")
+    if max_frames:
+      records = [r for r in records if r["frames"] <= max_frames]
+    values = np.cumsum([0.0] + [r[metric] for r in records])
+    window = np.minimum(np.arange(1, len(records) + 1), smooth)
+    means = (values[1:] - values[np.arange(1, len(records) + 1) - window]) / window
     label = labels[i] if labels else os.path.basename(os.path.normpath(workdir))
-    series[label] = ([r["frames"] for r in records], [r[metric] for r in records])
+    series[label] = ([r["frames"] for r in records], means.tolist())
   pictures.learning_curves(series, path, title=f"{metric} against frames", y_label=metric)
   return series
 
@@ -136,7 +146,8 @@ def main(argv):
     return
   if not FLAGS.compare:
     raise app.UsageError("Give the runs to compare: --compare=DIR1,DIR2, or --scenes=N.")
-  compare_runs(FLAGS.compare, FLAGS.out, FLAGS.metric)
+  compare_runs(FLAGS.compare, FLAGS.out, FLAGS.metric, max_frames=FLAGS.max_frames,
+               smooth=FLAGS.smooth)
   print(f"Wrote {FLAGS.out}")
 
 

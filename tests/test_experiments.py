@@ -229,5 +229,10 @@ class FiguresTest(absltest.TestCase):
       pixels = np.asarray(image)
     for colour in pictures.COLOURS[:2]:  # both curves were drawn
       self.assertTrue(np.any(np.all(pixels == colour, axis=-1)))
+    # Up to 500 frames, each point the mean of the last 3 logged values (fewer at the start).
+    series = figures.compare_runs(runs, path, max_frames=500, smooth=3)
+    frames, l2 = series["l2_reward"]
+    self.assertEqual(frames, [0, 100, 200, 300, 400, 500])
+    np.testing.assert_allclose(l2, [0.3, 0.295, 0.29, 0.28, 0.27, 0.26])
     with self.assertRaisesRegex(FileNotFoundError, "no metrics.jsonl"):
       figures.compare_runs([self.create_tempdir().full_path], path)
