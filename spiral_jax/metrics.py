@@ -4,10 +4,12 @@
 `metrics.jsonl` and `metrics.csv` (flushed at once, so a killed run keeps what it logged), and to
 a TensorBoard event file in `directory/tensorboard` (scalar summaries; `tensorboard --logdir` reads
 it). The event file is written here directly (TFRecord framing of `Event` protos), so TensorFlow is
-not needed. A resumed run appends to the same files.
+not needed. A resumed run first drops the records logged after the checkpoint it restarts from
+(`drop_after`), then appends to the same files, so each frame count appears once.
 """
 
 import csv
+import io
 import json
 import math
 import os
@@ -165,12 +167,45 @@ class MetricsWriter:
       self._tensorboard.write(int(record.get("frames") or 0),
                               {k: v for k, v in record.items() if v is not None and k != "frames"})
 
+  def drop_after(self, frames):
+    """Removes the records with more than `frames` frames from metrics.jsonl and metrics.csv
+    (a run restarting from a checkpoint logs those steps again). Each file is replaced whole."""
+    self._jsonl.close()
+    if self._csv_file is not None:
+      self._csv_file.close()
+      self._csv_file = self._csv = None
+    records = read_jsonl(self.jsonl_path)
+    kept = [r for r in records if (r.get("frames") or 0) <= frames]
+    if len(kept) < len(records):
+      _replace(self.jsonl_path, "".join(json.dumps(r) + "\n" for r in kept))
+      if self._fields is not None:
+        with open(self.csv_path, encoding="utf-8", newline="") as f:
+          rows = list(csv.DictReader(f))
+        _replace(self.csv_path, _csv_text(self._fields, [
+            r for r in rows if float(r.get("frames") or 0) <= frames]))
+    self._jsonl = open(self.jsonl_path, "a", encoding="utf-8")
+
   def close(self):
     self._jsonl.close()
     if self._csv_file is not None:
       self._csv_file.close()
     if self._tensorboard is not None:
       self._tensorboard.close()
+
+
+def _replace(path, text):
+  tmp = path + ".tmp"
+  with open(tmp, "w", encoding="utf-8", newline="") as f:
+    f.write(text)
+  os.replace(tmp, path)
+
+
+def _csv_text(fields, rows):
+  out = io.StringIO()
+  writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
+  writer.writeheader()
+  writer.writerows(rows)
+  return out.getvalue()
 
 
 def read_jsonl(path):

@@ -173,6 +173,8 @@ class _Loop:
   def train(self, resume):
     config = self.config
     self._start(resume)
+    if self.writer is not None:  # what was logged after the checkpoint is logged again
+      self.writer.drop_after(self.counters["frames"])
     start = self.start = time.monotonic()
     checkpoint_clock = _Clock(60 * config.checkpoint_every_minutes)
     picture_clock = _Clock(60 * config.picture_every_minutes)

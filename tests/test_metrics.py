@@ -43,6 +43,30 @@ class MetricsTest(absltest.TestCase):
     self.assertEqual(last[at], 0x15)
     self.assertAlmostEqual(struct.unpack("<f", last[at + 1:at + 5])[0], 0.125)
 
+  def test_a_run_restarting_from_a_checkpoint_drops_what_it_logged_after_it(self):
+    directory = self.create_tempdir().full_path
+    writer = metrics.MetricsWriter(directory, tensorboard=False)
+    for frames in (100, 200, 300, 400):
+      writer.write({"frames": frames, "l2": frames / 1000})
+    writer.close()
+    writer = metrics.MetricsWriter(directory, tensorboard=False)  # resumed from frame 200
+    writer.drop_after(200)
+    writer.write({"frames": 300, "l2": 0.03})
+    writer.close()
+    records = metrics.read_jsonl(os.path.join(directory, "metrics.jsonl"))
+    self.assertEqual([(r["frames"], r["l2"]) for r in records],
+                     [(100, 0.1), (200, 0.2), (300, 0.03)])
+    with open(os.path.join(directory, "metrics.csv")) as f:
+      rows = list(csv.DictReader(f))
+    self.assertEqual([(float(r["frames"]), float(r["l2"])) for r in rows],
+                     [(100, 0.1), (200, 0.2), (300, 0.03)])
+    writer = metrics.MetricsWriter(directory, tensorboard=False)  # a fresh run in the same place
+    writer.drop_after(0)
+    writer.write({"frames": 100, "l2": 0.5})
+    writer.close()
+    self.assertEqual([r["l2"] for r in metrics.read_jsonl(
+        os.path.join(directory, "metrics.jsonl"))], [0.5])
+
   def test_a_corrupt_event_record_is_detected(self):
     path = os.path.join(self.create_tempdir().full_path, "events")
     with open(path, "wb") as f:

@@ -213,6 +213,7 @@ class FaultTest(absltest.TestCase):
     command = [sys.executable, "-m", "experiments.train", f"--workdir={workdir}",
                "--config.max_minutes=5", "--config.checkpoint_every_updates=2",
                "--config.checkpoint_every_minutes=0", "--config.progress=False",
+               "--config.log_every_updates=1",
                "--config.learner.batch_size=16", "--config.env.kwargs.canvas_size=16",
                "--config.env.kwargs.grid_size=4", "--config.env.kwargs.episode_length=2"]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
@@ -236,6 +237,11 @@ class FaultTest(absltest.TestCase):
       self.assertEqual(result.returncode, 0, result.stderr[-3000:])
       summary = [l for l in result.stdout.splitlines() if l.startswith("{")][-1]
       self.assertIn(f'"updates": {saved + 2}', summary)
+      # What the killed run logged after its checkpoint was logged again, once.
+      frames = [r["frames"] for r in metrics_lib.read_jsonl(os.path.join(workdir,
+                                                                         "metrics.jsonl"))]
+      self.assertEqual(frames, sorted(set(frames)))
+      self.assertLen(frames, saved + 2)
     finally:
       if process.poll() is None:
         process.kill()
