@@ -2,7 +2,7 @@
 
   spiral-jax evaluate --agent=mnist_small                       # a shipped agent, its test digits
   spiral-jax evaluate --workdir=outputs/train                   # a training run's newest checkpoint
-  spiral-jax evaluate --agent=mnist --dataset=mnist --data_dir=/data/mnist --split=test \
+  spiral-jax evaluate --agent=mnist_small --dataset=mnist --data_dir=/data/mnist --split=test \
       --num_images=10000
   spiral-jax evaluate --agent=mnist_small --renderer=libmypaint # the same agent, libmypaint
   spiral-jax evaluate --agent=mnist_small --dataset=folder --data_dir=my_digits/

@@ -1,6 +1,6 @@
 """Paints your image with a trained conditional agent: PNG, SVG, GIF and the program.
 
-  spiral-jax paint --agent=mnist --image=digit.png                 # a shipped agent, no training
+  spiral-jax paint --agent=mnist_small --image=digit.png               # a shipped agent, no training
   python -m experiments.paint --workdir=outputs/train --image=digit.png --out_dir=outputs/paint
 
 The image is converted to the canvas's mode (grey or colour), centre-cropped to a square and

@@ -1,6 +1,6 @@
 """The paper's painting set-up for MNIST (section 4.3): 64x64 canvas, 32x32 grid, 20 strokes, the
 paper's six brush sizes and ten pressures, the full MNIST train split, with the small networks
-and the lever study's recipe (docs/levers.md). The shipped `mnist` agent trains with it:
+and the lever study's recipe (docs/levers.md), for the `mnist` agent (not trained yet):
 
   python -m experiments.train --config=experiments/configs/mnist_long.py \
       --data_dir=/data/mnist --workdir=runs/mnist_long          # hours; --resume continues
