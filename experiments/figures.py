@@ -31,6 +31,7 @@ FLAGS = flags.FLAGS
 flags.DEFINE_list("compare", None, "Training run directories whose curves to plot together.")
 flags.DEFINE_string("metric", "l2", "The metric to plot against frames.")
 flags.DEFINE_string("out", "curves.png", "The PNG to write.")
+flags.DEFINE_list("labels", None, "The curves' names (default: the runs' directory names).")
 flags.DEFINE_integer("max_frames", 0, "Plot each run up to this many frames (0: all).")
 flags.DEFINE_integer("smooth", 1, "Plot the mean of the last this many logged values.")
 flags.DEFINE_integer("scenes", 0, "Draw this many generated MuJoCo Scenes (test split) instead.")
@@ -146,8 +147,11 @@ def main(argv):
     return
   if not FLAGS.compare:
     raise app.UsageError("Give the runs to compare: --compare=DIR1,DIR2, or --scenes=N.")
-  compare_runs(FLAGS.compare, FLAGS.out, FLAGS.metric, max_frames=FLAGS.max_frames,
-               smooth=FLAGS.smooth)
+  if FLAGS.labels and len(FLAGS.labels) != len(FLAGS.compare):
+    raise app.UsageError(f"--labels names {len(FLAGS.labels)} curves for "
+                         f"{len(FLAGS.compare)} runs.")
+  compare_runs(FLAGS.compare, FLAGS.out, FLAGS.metric, FLAGS.labels,
+               max_frames=FLAGS.max_frames, smooth=FLAGS.smooth)
   print(f"Wrote {FLAGS.out}")
 
 
