@@ -38,7 +38,7 @@ EXTRAS = {
     "mujoco": ["mujoco>=4.0.0"],
     "data": ["tensorflow-datasets>=4.9.10", "importlib_resources>=6"],
     "viewer": ["pyglet>=2.1"],
-    "dev": ["pytest>=8", "rlax>=0.1.9"],
+    "dev": ["pytest>=8", "pytest-xdist>=3", "rlax>=0.1.9"],
 }
 EXTRAS["all"] = sorted({req for reqs in EXTRAS.values() for req in reqs})
 
