@@ -50,7 +50,7 @@ def ship(workdir, name, out=None, data_dir=None, split="test", num_images=1000,
                                   and tc.env["name"] != "libmypaint" else [])
   for renderer in renderers:
     summary, _, _ = measure.evaluate(workdir, split, data_dir, num_images, renderer=renderer,
-                                      dataset=dataset)
+                                     dataset=dataset)
     info["evaluation"][renderer] = {k: summary[k] for k in (
         "l2_mean", "l2_ci95", "recognised", "blank_l2", "num_images", "dataset", "split")
                                     if k in summary}
