@@ -16,6 +16,7 @@ and contributes batch_size / N trajectories to every data-parallel update.
 
 import json
 import os
+import sys
 
 from absl import app
 from absl import flags
@@ -58,6 +59,9 @@ def main(argv):
                len(setup.images), config.data.name, jax.device_count(), FLAGS.workdir)
   summary = training.run(config, setup, FLAGS.workdir, resume=FLAGS.resume)
   if jax.process_index() == 0:
+    if summary["stopped_by_signal"]:
+      print(f"Stopped by a signal: checkpoint at update {summary['updates']} in "
+            f"{FLAGS.workdir}; continue with --resume.", file=sys.stderr)
     print(json.dumps({k: v for k, v in summary.items()}))
 
 

@@ -22,6 +22,8 @@ runs one call of learner iterations, and what its checkpoint holds.
 
 import dataclasses
 import os
+import signal
+import threading
 import time
 from typing import Any, Callable, Optional
 
@@ -83,6 +85,31 @@ def build_agent(config, setup):
   return policy, discriminator, learner_config
 
 
+def _stop_on_signals(stop):
+  """Makes SIGTERM and SIGINT (Ctrl-C) set `stop` instead of killing the run, so that it finishes
+  the call under way, checkpoints and returns; a second signal has its usual effect. Returns a
+  function that puts the previous handlers back. Outside the main thread (where Python cannot
+  install handlers) it changes nothing."""
+  if threading.current_thread() is not threading.main_thread():
+    return lambda: None
+  previous = {}
+
+  def handler(signum, frame):
+    if stop.is_set():
+      signal.signal(signum, previous[signum])
+      signal.raise_signal(signum)
+      return
+    stop.set()
+
+  for signum in (signal.SIGTERM, signal.SIGINT):
+    previous[signum] = signal.signal(signum, handler)
+
+  def restore():
+    for signum, old in previous.items():
+      signal.signal(signum, old)
+  return restore
+
+
 class _Clock:
   """Whether a periodic job is due (never when every_s is 0)."""
 
@@ -106,7 +133,10 @@ def run(config, setup, workdir, resume=False):
   TrainingConfig. Writes to `workdir`: checkpoints/, metrics.jsonl, metrics.csv, tensorboard/,
   samples.png (or reconstructions.png) every `picture_every_minutes`, and at the end
   learning_curve.png. Returns a summary dict (frames, updates, frames_per_s,
-  learner_wait_fraction, first and last l2 ...).
+  learner_wait_fraction, first and last l2, stopped_by_signal ...).
+
+  Called from the main thread, SIGTERM or SIGINT (Ctrl-C) stops the run cleanly: the call under
+  way finishes, a checkpoint is written and run() returns (a second signal kills it at once).
   """
   config = training_config(config)
   os.makedirs(workdir, exist_ok=True)
@@ -145,6 +175,7 @@ class _Loop:
     self.history = []  # (frames, l2 or return) for the learning curve
     self.wait_s = self.loop_s = 0.0
     self.run_frames = 0
+    self.stop_requested = threading.Event()  # set by SIGTERM / SIGINT: checkpoint and return
 
   # What a mode provides.
 
@@ -181,6 +212,7 @@ class _Loop:
     bar = tqdm.tqdm(total=config.max_frames or None, initial=self.counters["frames"],
                     unit="frames", disable=not config.progress or jax.process_index() != 0,
                     dynamic_ncols=True, smoothing=0.1)
+    restore_signals = _stop_on_signals(self.stop_requested)
     try:
       while not self._done(start):
         t0 = time.monotonic()
@@ -207,13 +239,15 @@ class _Loop:
         self._save()
       self._pictures()
     finally:
+      restore_signals()
       bar.close()
       self._stop()
     return self._finish(start)
 
   def _done(self, start):
     c, config = self.counters, self.config
-    return ((config.max_frames and c["frames"] >= config.max_frames)
+    return (self.stop_requested.is_set()
+            or (config.max_frames and c["frames"] >= config.max_frames)
             or (config.max_updates and c["updates"] >= config.max_updates)
             or (config.max_minutes and time.monotonic() - start >= 60 * config.max_minutes))
 
@@ -267,6 +301,7 @@ class _Loop:
         "learner_wait_fraction": self.wait_s / max(self.loop_s, 1e-9),
         "first": float(np.mean(values[:5])) if values else None,
         "last": float(np.mean(values[-5:])) if values else None,
+        "stopped_by_signal": self.stop_requested.is_set(),
     })
     return summary
 

@@ -1,6 +1,7 @@
 """The training system: real short runs on each environment type, exact resume, actor failures,
 checkpoint damage, and bounded memory."""
 
+import json
 import os
 import shutil
 import signal
@@ -242,6 +243,40 @@ class FaultTest(absltest.TestCase):
                                                                          "metrics.jsonl"))]
       self.assertEqual(frames, sorted(set(frames)))
       self.assertLen(frames, saved + 2)
+    finally:
+      if process.poll() is None:
+        process.kill()
+      shutil.rmtree(workdir, ignore_errors=True)
+
+  def test_sigterm_stops_cleanly_with_a_checkpoint(self):
+    workdir = tempfile.mkdtemp()
+    command = [sys.executable, "-m", "experiments.train", f"--workdir={workdir}",
+               "--config.max_minutes=5", "--config.checkpoint_every_updates=0",
+               "--config.checkpoint_every_minutes=0", "--config.progress=False",
+               "--config.log_every_updates=1",
+               "--config.learner.batch_size=16", "--config.env.kwargs.canvas_size=16",
+               "--config.env.kwargs.grid_size=4", "--config.env.kwargs.episode_length=2"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    metrics_path = os.path.join(workdir, "metrics.jsonl")
+    try:
+      deadline = time.monotonic() + 240
+      while time.monotonic() < deadline and process.poll() is None:
+        if os.path.exists(metrics_path) and len(metrics_lib.read_jsonl(metrics_path)) >= 3:
+          break
+        time.sleep(0.2)
+      self.assertIsNone(process.poll(), "the run ended before it was signalled")
+      process.send_signal(signal.SIGTERM)
+      stdout, stderr = process.communicate(timeout=120)
+      self.assertEqual(process.returncode, 0, stderr[-3000:])
+      self.assertIn("Stopped by a signal", stderr)
+      summary = json.loads([l for l in stdout.splitlines() if l.startswith("{")][-1])
+      self.assertTrue(summary["stopped_by_signal"])
+      # Long before its 5 minutes, and the checkpoint holds every update made.
+      self.assertLess(summary["run_s"], 200)
+      saved = checkpoint_lib.Checkpointer(os.path.join(workdir, "checkpoints")).latest_step()
+      self.assertEqual(saved, summary["updates"])
+      self.assertGreaterEqual(saved, 3)
     finally:
       if process.poll() is None:
         process.kill()
