@@ -83,8 +83,8 @@ def agent_l2(run_workdir, targets):
   config, params, _ = setups.load_run(run_workdir)
   config.data.limit = 16  # the targets are given; the setup only needs the specs
   setup = setups.make_setup(config)
-  if tuple(setup.images.shape[1:]) != tuple(targets.shape[1:]):
-    raise ValueError(f"The agent paints {setup.images.shape[1:]} canvases, the scenes are "
+  if tuple(setup.images.image_shape) != tuple(targets.shape[1:]):
+    raise ValueError(f"The agent paints {setup.images.image_shape} canvases, the scenes are "
                      f"{targets.shape[1:]}.")
   policy, _, _ = training.build_agent(config, setup)
   renders, _ = evaluation.reconstruct_dm_env(setup.env_factory, policy, params, targets,

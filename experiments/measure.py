@@ -32,11 +32,11 @@ def evaluate(workdir=None, split="test", data_dir=None, num_images=1000, batch_s
   if renderer:
     config.env.name = renderer
   config.data.limit = num_images
-  setup, labels = setups.make_setup(config, with_labels=True)
+  setup, labels = setups.make_setup(config, with_labels=True, in_memory=True)
   policy, _, _ = training.build_agent(config, setup)
   if not policy.conditional:
     raise ValueError("Only conditional agents reconstruct targets; this one is unconditional.")
-  targets = setup.images[:num_images]
+  targets = setup.images.first(min(num_images, len(setup.images)))
   key = jax.random.PRNGKey(seed)
   if setup.functional_env is not None:
     renders = evaluation.reconstruct_functional(setup.functional_env, policy, params, targets,

@@ -14,6 +14,7 @@ from spiral_jax import checkpoint as checkpoint_lib
 from spiral_jax import pretrained
 from spiral_jax import training
 from spiral_jax.data import datasets
+from spiral_jax.data import images as images_lib
 
 
 def paint_config(env_config):
@@ -26,10 +27,12 @@ def scene_config(env_config):
   return mujoco_scenes.SceneConfig(**dict(env_config.kwargs))  # sizes become a tuple there
 
 
-def make_setup(config, with_labels=False, load_data=True):
-  """The environment (dm_env factory and, for JAX renderers, the functional env) and data; with
-  `with_labels`, (setup, the images' labels or None). Without `load_data` the images are one
-  blank canvas (for painting with a trained agent, which needs no dataset)."""
+def make_setup(config, with_labels=False, load_data=True, in_memory=False):
+  """The environment (dm_env factory and, for JAX renderers, the functional env) and data (an
+  `ImageSet`: large datasets are read when drawn); with `with_labels`, (setup, the images' labels
+  or None). Without `load_data` the images are one blank canvas (for painting with a trained
+  agent, which needs no dataset). `in_memory` holds the images as float32, exactly as loaded
+  (for evaluation on a few targets)."""
   name = config.env.name
   if name in ("jax_paint", "libmypaint"):
     from environments import jax_paint  # pylint: disable=import-outside-toplevel
@@ -64,6 +67,7 @@ def make_setup(config, with_labels=False, load_data=True):
                      "'mujoco_scenes'.")
   data = config.data
   labels = None
+  grayscale = channels == 1
   if not load_data:
     images = np.ones((1,) + tuple(observation_spec["canvas"].shape), np.float32)
   elif data.name == "mujoco_scenes":
@@ -72,16 +76,16 @@ def make_setup(config, with_labels=False, load_data=True):
     from environments import mujoco_scenes_dataset  # pylint: disable=import-outside-toplevel
     images = mujoco_scenes_dataset.load_images(data.data_dir or None, data.split,
                                                data.limit or None, scene_config=scene)
-  else:
+  elif in_memory:
     images, labels = datasets.load_labelled(data.name, data.data_dir or None, data.split,
-                                            canvas_size, data.limit or None,
-                                            grayscale=channels == 1)
-  if images.shape[-1] != channels:
-    if images.shape[-1] == 1:
-      images = np.repeat(images, channels, axis=-1)
-    else:
-      raise ValueError(f"The dataset has {images.shape[-1]} channels, the canvas {channels}: "
-                       "use a colour environment for colour data.")
+                                            canvas_size, data.limit or None, grayscale)
+  else:
+    images, labels = datasets.open_labelled(data.name, data.data_dir or None, data.split,
+                                            canvas_size, data.limit or None, grayscale)
+  images = images_lib.as_image_set(images)
+  if images.image_shape[-1] != channels:
+    raise ValueError(f"The dataset has {images.image_shape[-1]} channels, the canvas {channels}: "
+                     "use a colour environment for colour data.")
   setup = training.Setup(observation_spec=observation_spec, action_spec=action_spec,
                          episode_length=episode_length, images=images, env_factory=factory,
                          functional_env=functional)

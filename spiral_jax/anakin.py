@@ -4,9 +4,10 @@ One iteration, on every device for its slice of the batch (`shard_map` over the 
 reset a batch of environments (vmap), `lax.scan` over the episode (policy sample -> env step),
 then the learner iteration of the threaded system (`learner.iteration`): score the final renders
 and update the policy, add the renders to an on-device replay (`replay.ring_add`), and update the
-discriminator on replay samples and real images held on device. Gradients are averaged over
-devices; nothing returns to the host but a few scalar metrics, and `iterations_per_call`
-iterations run per call.
+discriminator on replay samples and real images. Gradients are averaged over devices; nothing
+returns to the host but a few scalar metrics, and `iterations_per_call` iterations run per call.
+The real images (targets and D's data) come with each call: the host draws them from an `ImageSet`
+(deterministically, from the iteration count), so datasets of any size train in bounded memory.
 
 The environment is given functionally (gymnax style), unbatched:
   reset(key) -> (env_state, timestep), step(key, env_state, action) -> (env_state, timestep)
@@ -26,6 +27,7 @@ from jax.sharding import PartitionSpec as P
 from spiral_jax import learner as learner_lib
 from spiral_jax import replay as replay_lib
 from spiral_jax import trajectory as trajectory_lib
+from spiral_jax.data import images as images_lib
 from spiral_jax.networks import discriminator as disc_lib
 
 AXIS = learner_lib.AXIS
@@ -102,7 +104,8 @@ class Anakin:
   Args:
     env: a FunctionalEnv.
     policy, discriminator: the networks; config: a LearnerConfig.
-    images: (N, H, W, C) real images in [0, 1] (kept on every device as uint8).
+    images: the real images: an `ImageSet`, or (N, H, W, C) images in [0, 1] (see
+      `images.as_image_set`); each call draws what its iterations need.
     devices: the mesh's devices (default all).
     iterations_per_call: iterations per jitted call.
   """
@@ -119,13 +122,16 @@ class Anakin:
     self.capacity = config.replay_batches * self.local_batch  # per device
     self.iterations_per_call = iterations_per_call
     self.conditional = learner_lib.is_conditional(config)
-    images = np.asarray(images, np.float32)
-    self.image_shape = images.shape[1:]
-    self._images = learner_lib.host_to_global(
-        np.round(images * 255).astype(np.uint8), self.mesh, P())
+    self.images = images_lib.as_image_set(images)
+    self.image_shape = tuple(self.images.image_shape)
+    # Per device and iteration: the targets (conditional), then each D step's real images.
+    self.images_per_iteration = (int(self.conditional) + config.discriminator_steps) * \
+        self.local_batch
+    self.local_devices = sum(d.process_index == jax.process_index()
+                             for d in self.mesh.devices.flat)
     self.item_shape = disc_lib.replay_item_shape(config.kind, self.image_shape)
     smap = functools.partial(jax.shard_map, mesh=self.mesh, check_vma=False)
-    self._run = jax.jit(smap(self._run_local, in_specs=(self._state_spec(), P(), P()),
+    self._run = jax.jit(smap(self._run_local, in_specs=(self._state_spec(), P(), P(None, AXIS)),
                              out_specs=(self._state_spec(), P())), donate_argnums=0)
 
   def _state_spec(self):
@@ -146,17 +152,22 @@ class Anakin:
         replay_size=learner_lib.host_to_global(host_state.replay_size, self.mesh, P(AXIS)),
         iteration=learner_lib.host_to_global(host_state.iteration, self.mesh, P()))
 
-  def _sample_images(self, images, key, n):
-    index = jax.random.randint(key, (n,), 0, images.shape[0])
-    return images[index].astype(jnp.float32) / 255.0
+  def host_images(self, iteration):
+    """This host's real images for the call starting at `iteration`: (iterations_per_call,
+    local devices * images_per_iteration, H, W, C), drawn from (seed, iteration, host)."""
+    n = self.local_devices * self.images_per_iteration
+    return np.stack([self.images.batch(n, iteration + k, stream=10 + jax.process_index())
+                     for k in range(self.iterations_per_call)])
 
   def _iteration(self, state, base_key, images):
+    """One iteration on this device; images: (images_per_iteration, H, W, C)."""
     config, b = self.config, self.local_batch
     key = jax.random.fold_in(base_key, state.iteration)
     device_key = jax.random.fold_in(key, jax.lax.axis_index(AXIS))
     targets = None
+    first_real = 0
     if self.conditional:
-      targets = self._sample_images(images, jax.random.fold_in(device_key, 0), b)
+      targets, first_real = images[:b], b
     traj = rollout(self.env, self.policy, state.learner.policy_params,
                    jax.random.fold_in(device_key, 1), b, targets)
     d_key = lambda j: jax.random.fold_in(device_key, 10 + j)
@@ -180,7 +191,7 @@ class Anakin:
             self.policy, self.discriminator, config, learner, traj, jax.random.fold_in(key, 2),
             AXIS, pathwise),
         add=lambda ring, items: replay_lib.ring_add(*ring, items, slot),
-        sample_real=lambda j: self._sample_images(images, jax.random.fold_in(d_key(j), 1), b),
+        sample_real=lambda j: images[first_real + j * b:first_real + (j + 1) * b],
         sample_fake=lambda ring, j: replay_lib.ring_sample(
             ring[0], ring[1][0], jax.random.fold_in(d_key(j), 0), b),
         update_discriminator=update_discriminator)
@@ -192,15 +203,16 @@ class Anakin:
     # A Python loop, unrolled into the trace: under a lax.scan XLA:CPU runs the discriminator's
     # conv gradients about 5x slower (measured: 625 vs 121 ms an iteration, small config).
     history = []
-    for _ in range(self.iterations_per_call):
-      state, metrics = self._iteration(state, key, images)
+    for k in range(self.iterations_per_call):
+      state, metrics = self._iteration(state, key, images[k])
       history.append(metrics)
     return state, jax.tree.map(lambda *xs: jnp.mean(jnp.stack(xs)), *history)
 
   def run(self, state, key):
     """`iterations_per_call` iterations: (new state, metrics averaged over them)."""
-    return self._run(state, learner_lib.host_to_global(np.asarray(key), self.mesh, P()),
-                     self._images)
+    iteration = int(jax.device_get(state.iteration.addressable_data(0)))
+    images = learner_lib.host_to_global(self.host_images(iteration), self.mesh, P(None, AXIS))
+    return self._run(state, learner_lib.host_to_global(np.asarray(key), self.mesh, P()), images)
 
   def frames_per_call(self):
     return self.iterations_per_call * self.config.batch_size * self.env.episode_length

@@ -51,7 +51,9 @@ class Setup:
 
   observation_spec, action_spec: the environment's dm_env specs.
   episode_length: steps per episode (fixed).
-  images: (N, H, W, C) float real images in [0, 1] at the canvas size (D's data; targets).
+  images: the real images at the canvas size (D's data; targets): a
+    `spiral_jax.data.images.ImageSet` (large sets read when drawn), or (N, H, W, C) images in
+    [0, 1] (float, or uint8 0-255) held in memory.
   env_factory: () -> dm_env.Environment, for the threaded mode.
   functional_env: an `anakin.FunctionalEnv`, for the Anakin mode.
   """
@@ -77,8 +79,9 @@ def build_agent(config, setup):
   policy = policy_lib.Policy(setup.observation_spec, setup.action_spec, config.policy,
                              conditional=config.conditional, blind=config.blind)
   canvas_shape = tuple(setup.observation_spec["canvas"].shape)
-  if tuple(setup.images.shape[1:]) != canvas_shape:
-    raise ValueError(f"Real images have shape {setup.images.shape[1:]} but the canvas is "
+  image_shape = tuple(images_lib.as_image_set(setup.images).image_shape)
+  if image_shape != canvas_shape:
+    raise ValueError(f"Real images have shape {image_shape} but the canvas is "
                      f"{canvas_shape}: load the dataset at the canvas size and channels.")
   discriminator = disc_lib.Discriminator(canvas_shape, config.discriminator,
                                          conditional=learner_config.kind.network_conditional)
@@ -169,7 +172,7 @@ class _Loop:
     self.fresh, self.base_key = fresh, base_key
     self.checkpointer, self.writer = checkpointer, writer
     self.seed = config.seed
-    self.images = images_lib.ImageSet(setup.images, seed=self.seed)
+    self.images = images_lib.as_image_set(setup.images, seed=self.seed)
     self.conditional = config.conditional
     self.counters = {"frames": 0, "updates": 0, "episode_batches": 0, "elapsed_s": 0.0}
     self.history = []  # (frames, l2 or return) for the learning curve
@@ -422,7 +425,7 @@ class _AnakinLoop(_Loop):
       raise ValueError("Anakin mode needs an environment written in JAX (Setup.functional_env); "
                        "use mode='threaded' for dm_env renderers.")
     self.runner = anakin_lib.Anakin(self.setup.functional_env, self.policy, self.discriminator,
-                                    self.learner_config, self.images.images,
+                                    self.learner_config, self.images,
                                     iterations_per_call=self.config.iterations_per_call)
     self.state = self.runner.init(self.fresh)
     if resume and self.checkpointer.latest_step() is not None:
@@ -431,7 +434,7 @@ class _AnakinLoop(_Loop):
     self.key = jax.random.fold_in(self.base_key, 3)
     self.eval_targets = None
     if self.conditional:
-      self.eval_targets = self.images.images[np.arange(16) % len(self.images)]
+      self.eval_targets = self.images.first(16)
     targets = None if self.eval_targets is None else jax.numpy.asarray(self.eval_targets)
     self.rollout = jax.jit(lambda params, key: anakin_lib.rollout(
         self.setup.functional_env, self.policy, params, key, 16, targets))

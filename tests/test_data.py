@@ -85,9 +85,48 @@ class PipelineTest(absltest.TestCase):
     drawn = np.random.default_rng((1, 0, 0)).integers(0, 50, 10)
     np.testing.assert_allclose(batch[:, 0, 0, 0], 1.0 - drawn / 255.0, atol=1e-6)
 
+  def test_array_images_keep_uint8_and_draw_the_same_batches(self):
+    rng = np.random.default_rng(0)
+    floats = rng.uniform(size=(20, 8, 8, 1)).astype(np.float32)
+    as_bytes = np.round(floats * 255).astype(np.uint8)
+    kept = images.ArrayImages(as_bytes, seed=3)
+    self.assertEqual(kept.images.nbytes, floats.nbytes // 4)
+    np.testing.assert_allclose(kept.take([4, 4, 0]), floats[[4, 4, 0]], atol=0.5 / 255)
+    np.testing.assert_array_equal(images.ArrayImages(floats).take([1, 2]), floats[[1, 2]])
+    np.testing.assert_array_equal(kept.batch(5, 7), kept.batch(5, 7))
+    self.assertFalse(np.array_equal(kept.batch(5, 7), kept.batch(5, 8)))
+    np.testing.assert_array_equal(kept.reseeded(4).batch(5, 7),
+                                  images.ArrayImages(as_bytes, seed=4).batch(5, 7))
+    self.assertEqual(kept.first(25).shape, (25, 8, 8, 1))  # cycles past the end
+    with self.assertRaisesRegex(images.DataError, "N, H, W, C"):
+      images.ArrayImages(floats[0])
 
-if __name__ == "__main__":
-  absltest.main()
+  def test_folder_images_read_files_when_drawn(self):
+    directory = self.create_tempdir().full_path
+    for i in range(5):
+      Image.fromarray(np.full((30, 40, 3), 40 * i, np.uint8)).save(
+          os.path.join(directory, f"{i}.png"))
+    folder = images.FolderImages(directory, 16, grayscale=False)
+    self.assertLen(folder, 5)
+    self.assertEqual(folder.image_shape, (16, 16, 3))
+    np.testing.assert_array_equal(folder.take([3, 1]),
+                                  images.image_folder(directory, 16, False)[[3, 1]])
+    os.remove(os.path.join(directory, "3.png"))  # read when drawn, not before
+    with self.assertRaisesRegex(images.DataError, "Cannot read image"):
+      folder.take([3])
+
+  def test_open_images_streams_large_sets_and_holds_mnist_as_uint8(self):
+    digits, labels = datasets.open_labelled("mnist_sample", split="test[:50]", size=32)
+    self.assertIsInstance(digits, images.ArrayImages)
+    self.assertEqual(digits.images.dtype, np.uint8)
+    self.assertLen(labels, 50)
+    whole, _ = datasets.load_labelled("mnist_sample", split="test[:50]", size=32)
+    np.testing.assert_allclose(digits.take(np.arange(50)), whole, atol=0.5 / 255 + 1e-6)
+    directory = self.create_tempdir().full_path
+    Image.fromarray(np.zeros((20, 20), np.uint8)).save(os.path.join(directory, "a.png"))
+    self.assertIsInstance(datasets.open_images("folder", directory, size=8),
+                          images.FolderImages)
+
 
 
 SHARED = os.path.dirname(SHARED_MNIST)
@@ -174,3 +213,7 @@ class PublicTfdsTest(absltest.TestCase):
       pass
     with self.assertRaisesRegex(images.DataError, "needs TensorFlow.*'mnist'"):
       datasets.load("tfds:mnist", size=32)
+
+
+if __name__ == "__main__":
+  absltest.main()

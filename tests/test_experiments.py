@@ -79,7 +79,7 @@ class ConfigTest(parameterized.TestCase):
     setup = setups.make_setup(config)
     policy, discriminator, learner_config = training.build_agent(config, setup)
     canvas = config.env.kwargs.canvas_size
-    self.assertEqual(setup.images.shape[1:3], (canvas, canvas))
+    self.assertEqual(tuple(setup.images.image_shape[:2]), (canvas, canvas))
     self.assertEqual(policy.conditional, learner_config.discriminator != "unconditional"
                      or learner_config.reward == "l2")
     self.assertEqual(discriminator.image_shape, policy.canvas_shape)

@@ -23,6 +23,7 @@ from spiral_jax import anakin
 from spiral_jax import checkpoint as checkpoint_lib
 from spiral_jax import metrics as metrics_lib
 from spiral_jax import training
+from spiral_jax.data import images as images_lib
 from spiral_jax.networks import policy as policy_lib
 from tests import squares_env
 
@@ -161,6 +162,52 @@ class ResumeTest(absltest.TestCase):
       return {"anakin": runner.host_state(state)}
 
     self._check(config, paint_setup(), like)
+
+
+class _MillionDigits:
+  """A random-access source of a million examples, each made when read (nothing is stored), that
+  counts what it is asked for."""
+
+  def __init__(self):
+    self.reads = 0
+
+  def __len__(self):
+    return 1_000_000
+
+  def __getitem__(self, index):
+    self.reads += 1
+    image = np.zeros((16, 16), np.uint8)  # ink bright, as MNIST stores it
+    image[index % 16, :] = 255
+    return {"image": image}
+
+
+class StreamingTest(absltest.TestCase):
+
+  def test_anakin_trains_on_a_million_images_reading_only_its_batches(self):
+    source = _MillionDigits()
+    setup = paint_setup()
+    setup.images = images_lib.SourceImages(source, 16, grayscale=True)
+    config = small_config(mode="anakin", max_updates=3, **{"learner.discriminator_steps": 2})
+    summary = training.run(config, setup, self.create_tempdir().full_path)
+    self.assertEqual(summary["updates"], 3)
+    lc = config.learner
+    # Each iteration draws a batch of targets and one of real images per D step; the pictures
+    # read 16 targets. Nothing else is read: no copy of the set is made.
+    per_iteration = lc.batch_size * (1 + lc.discriminator_steps)
+    self.assertEqual(source.reads, 1 + 3 * per_iteration + 16)  # 1: the image shape
+
+  def test_anakin_draws_the_same_images_after_a_resume(self):
+    setup = paint_setup()
+    setup.images = images_lib.SourceImages(_MillionDigits(), 16, grayscale=True)
+    config = small_config(mode="anakin")
+    policy, disc, lc = training.build_agent(config, setup)
+    runner = anakin.Anakin(setup.functional_env, policy, disc, lc, setup.images,
+                           iterations_per_call=2)
+    first = runner.host_images(4)
+    self.assertEqual(first.shape, (2, lc.batch_size * 2, 16, 16, 1))
+    np.testing.assert_array_equal(first, runner.host_images(4))
+    np.testing.assert_array_equal(first[1], runner.host_images(5)[0])
+    self.assertFalse(np.array_equal(first[0], first[1]))
 
 
 class _FailingEnv(squares_env.Squares):

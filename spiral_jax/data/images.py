@@ -4,10 +4,12 @@ Grey datasets store ink as bright values (MNIST: 255 = ink); `ink_to_canvas` map
 canvas's convention (1 = white paper) in this one place. `resize` brings images to the canvas size
 (MNIST's 28x28 to 64x64 in the paper).
 
-`ImageSet` holds a whole set in memory and draws batches deterministically from (seed, counter), so
-a resumed run draws the same batches as an uninterrupted one.
+An `ImageSet` draws batches deterministically from (seed, counter), so a resumed run draws the same
+batches as an uninterrupted one; it holds the images in memory as uint8 (`ArrayImages`) or reads
+them when drawn (`SourceImages`, `FolderImages`), so that memory stays bounded for large sets.
 """
 
+import copy
 import gzip
 import os
 import struct
@@ -106,10 +108,8 @@ def resize(images, size):
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
 
-def image_folder(data_dir, size, grayscale, limit=None):
-  """Every image file under data_dir (sorted by path), centre-cropped to a square and resized:
-  float32 (N, size, size, 1 or 3) in [0, 1]. Suits Omniglot's PNGs (black ink on white, as the
-  canvas) and CelebA's aligned JPEGs."""
+def image_paths(data_dir):
+  """Every image file under data_dir, sorted; a DataError naming the problem when there is none."""
   if not data_dir or not os.path.isdir(data_dir):
     raise DataError(f"Image folder {data_dir!r} does not exist: pass the directory that holds "
                     "the images (searched recursively for " + ", ".join(IMAGE_SUFFIXES) + ").")
@@ -117,11 +117,15 @@ def image_folder(data_dir, size, grayscale, limit=None):
                  for name in names if name.lower().endswith(IMAGE_SUFFIXES))
   if not paths:
     raise DataError(f"No images in {data_dir!r} (looked for {', '.join(IMAGE_SUFFIXES)}).")
-  paths = paths[:limit] if limit else paths
-  out = np.empty((len(paths), size, size, 1 if grayscale else 3), np.float32)
-  for i, path in enumerate(paths):
-    out[i] = image_folder_image(path, size, grayscale)
-  return out
+  return paths
+
+
+def image_folder(data_dir, size, grayscale, limit=None):
+  """Every image file under data_dir (sorted by path), centre-cropped to a square and resized:
+  float32 (N, size, size, 1 or 3) in [0, 1]. Suits Omniglot's PNGs (black ink on white, as the
+  canvas) and CelebA's aligned JPEGs."""
+  folder = FolderImages(data_dir, size, grayscale, limit)
+  return folder.take(np.arange(len(folder)))
 
 
 def image_folder_image(path, size, grayscale):
@@ -139,17 +143,111 @@ def image_folder_image(path, size, grayscale):
   return pixels[..., None] if grayscale else pixels
 
 
-class SourceImages:
-  """Batches of canvas-ready images drawn from a random-access source (e.g. a tfds data source
-  from `spiral_jax.data.tfds_builders`): float32 (n, size, size, C), white paper.
+class ImageSet:
+  """Canvas images drawn in deterministic batches: float32 (n, H, W, C) in [0, 1], white paper.
 
-  batch(n, counter) depends on (seed, counter) alone, so a resumed run reads the same batches.
+  `batch(n, counter, stream)` depends on (seed, stream, counter) alone, so a resumed run draws the
+  same batches as an uninterrupted one. A subclass says how many images there are and how to read
+  those at given indices (`take`): held in memory (`ArrayImages`), read from a random-access
+  source such as a tfds data source (`SourceImages`), or from image files (`FolderImages`); the
+  last two hold no images, so memory stays bounded whatever the dataset's size.
   """
 
-  def __init__(self, source, size, key="image", bright_ink=True, seed=0):
-    self.source, self.size, self.key, self.bright_ink, self.seed = (
-        source, size, key, bright_ink, seed)
+  seed = 0
+
+  def __len__(self):
+    raise NotImplementedError
+
+  @property
+  def image_shape(self):
+    raise NotImplementedError
+
+  def take(self, indices):
+    """The images at `indices` (any order, repeats allowed)."""
+    raise NotImplementedError
+
+  def batch(self, n, counter, stream=0):
+    """n images drawn uniformly with replacement; `stream` separates independent uses."""
+    rng = np.random.default_rng((self.seed, stream, counter))
+    return self.take(rng.integers(0, len(self), n))
+
+  def first(self, n):
+    """The first n images (cycling when there are fewer)."""
+    return self.take(np.arange(n) % len(self))
+
+  def reseeded(self, seed):
+    """The same images, drawing batches from `seed`."""
+    other = copy.copy(self)
+    other.seed = seed
+    return other
+
+
+def as_image_set(images, seed=None):
+  """An ImageSet from an ImageSet or (N, H, W, C) images in [0, 1] (float or uint8), with `seed`
+  for its batches if given."""
+  image_set = images if isinstance(images, ImageSet) else ArrayImages(images)
+  return image_set if seed is None else image_set.reseeded(seed)
+
+
+class ArrayImages(ImageSet):
+  """Images held in memory: uint8 (0-255, a quarter of float32's size) or floats in [0, 1],
+  kept as given."""
+
+  def __init__(self, images, seed=0):
+    images = np.asarray(images)
+    if images.ndim != 4:
+      raise DataError(f"An image set needs (N, H, W, C) images; got shape {images.shape}.")
+    if not len(images):
+      raise DataError("An image set needs at least one image; this one is empty.")
+    self.images, self.seed = images, seed
+
+  def __len__(self):
+    return len(self.images)
+
+  @property
+  def image_shape(self):
+    return self.images.shape[1:]
+
+  def take(self, indices):
+    picked = self.images[np.asarray(indices)]
+    if picked.dtype == np.uint8:
+      return picked.astype(np.float32) / 255.0
+    return picked.astype(np.float32)
+
+
+def raw_to_canvas(raw, size, grayscale):
+  """Stored uint8 images -> canvas images (float32 (N, size, size, 1 or 3), white paper). Grey
+  ones, (N, H, W) or (N, H, W, 1), store ink bright (MNIST, Omniglot as built here); colour ones
+  are pictures. Resized, then converted to grey or colour as asked."""
+  raw = np.asarray(raw)
+  if raw.ndim == 3 or raw.shape[-1] == 1:
+    canvas = ink_to_canvas(raw.reshape(raw.shape[:3]))
+  else:
+    canvas = raw.astype(np.float32) / 255.0
+  canvas = resize(canvas, size)
+  if grayscale and canvas.shape[-1] == 3:
+    canvas = canvas @ np.array([0.299, 0.587, 0.114], np.float32)[:, None]
+  elif not grayscale and canvas.shape[-1] == 1:
+    canvas = np.repeat(canvas, 3, axis=-1)
+  return canvas
+
+
+class SourceImages(ImageSet):
+  """Images read on demand from a random-access source of examples (a tfds data source from
+  `spiral_jax.data.tfds_builders`, or any sequence of dicts), decoded and resized per batch:
+  memory holds one batch, whatever the source's size.
+
+  key: the examples' image feature (uint8; grey ones store ink bright, see `raw_to_canvas`).
+  grayscale: the canvas's mode (None: as stored).
+  """
+
+  def __init__(self, source, size, key="image", grayscale=None, seed=0):
+    if not len(source):
+      raise DataError("The image source holds no examples.")
+    self.source, self.size, self.key, self.grayscale, self.seed = (
+        source, size, key, grayscale, seed)
     self._fast = _raw_tensor_reader(source, key)
+    self._shape = None
 
   def _read(self, indices):
     """The `key` arrays of the examples at indices, stacked."""
@@ -162,17 +260,44 @@ class SourceImages:
   def __len__(self):
     return len(self.source)
 
-  def batch(self, n, counter, stream=0):
-    rng = np.random.default_rng((self.seed, stream, counter))
-    index = rng.integers(0, len(self.source), n)
+  @property
+  def image_shape(self):
+    if self._shape is None:
+      self._shape = self.take([0]).shape[1:]
+    return self._shape
+
+  def take(self, indices):
+    index = np.asarray(indices, np.int64)
     order = np.argsort(index, kind="stable")  # reading in file order is faster
-    wanted = index[order].tolist()
-    raw = self._read(wanted)
+    raw = self._read(index[order].tolist())
     raw[order] = raw.copy()
-    if self.bright_ink:
-      return resize(ink_to_canvas(raw), self.size)
-    raw = raw.astype(np.float32) / 255.0
-    return resize(raw if raw.ndim == 4 else raw[..., None], self.size)
+    grayscale = self.grayscale
+    if grayscale is None:
+      grayscale = raw.ndim == 3 or raw.shape[-1] == 1
+    return raw_to_canvas(raw, self.size, grayscale)
+
+
+class FolderImages(ImageSet):
+  """Every image file under a directory (sorted by path), read when drawn: centre-cropped to a
+  square and resized, as `image_folder` does. Only the paths are held in memory."""
+
+  def __init__(self, data_dir, size, grayscale, limit=None, seed=0):
+    paths = image_paths(data_dir)
+    self.paths = paths[:limit] if limit else paths
+    self.size, self.grayscale, self.seed = size, grayscale, seed
+
+  def __len__(self):
+    return len(self.paths)
+
+  @property
+  def image_shape(self):
+    return (self.size, self.size, 1 if self.grayscale else 3)
+
+  def take(self, indices):
+    out = np.empty((len(indices),) + self.image_shape, np.float32)
+    for i, index in enumerate(np.asarray(indices)):
+      out[i] = image_folder_image(self.paths[index], self.size, self.grayscale)
+    return out
 
 
 def _raw_tensor_reader(source, key):
@@ -200,27 +325,3 @@ def _raw_tensor_reader(source, key):
     return np.stack([np.frombuffer(parse(r).features.feature[key].bytes_list.value[0],
                                    dtype).reshape(shape) for r in records])
   return read
-
-
-class ImageSet:
-  """An in-memory image set drawing deterministic batches: batch(n, counter) depends on
-  (seed, counter) alone."""
-
-  def __init__(self, images, seed=0):
-    images = np.asarray(images, np.float32)
-    if images.ndim != 4:
-      raise DataError(f"An image set needs (N, H, W, C) images; got shape {images.shape}.")
-    self.images = images
-    self.seed = seed
-
-  def __len__(self):
-    return len(self.images)
-
-  @property
-  def image_shape(self):
-    return self.images.shape[1:]
-
-  def batch(self, n, counter, stream=0):
-    """n images drawn uniformly with replacement; `stream` separates independent uses."""
-    rng = np.random.default_rng((self.seed, stream, counter))
-    return self.images[rng.integers(0, len(self.images), n)]

@@ -19,8 +19,7 @@ import os
 import numpy as np
 
 from spiral_jax.data import images as images_lib
-from tfds_local import (  # pylint: disable=unused-import
-    ArrayRecordByDefault, image_feature, read_images)
+from tfds_local import ArrayRecordByDefault, image_feature
 
 try:
   import tensorflow_datasets as tfds
@@ -236,30 +235,53 @@ class SpiralCelebA(ArrayRecordByDefault, tfds.core.GeneratorBasedBuilder):
 BUILDERS = {"mnist": SpiralMnist, "omniglot": SpiralOmniglot, "celeba": SpiralCelebA}
 
 
-def load_images(name, manual_dir, split, size, grayscale, limit=None):
-  """A whole split at canvas size (float32, white paper), building the dataset on first use in
-  $TFDS_DATA_DIR (default ~/tensorflow_datasets)."""
+def _prepared(name, manual_dir, split):
+  """The builder of dataset `name`, built on first use in $TFDS_DATA_DIR (default
+  ~/tensorflow_datasets), after checking that `split` (slices allowed) is one of its splits."""
   data_dir = os.environ.get("TFDS_DATA_DIR", os.path.expanduser("~/tensorflow_datasets"))
   builder = BUILDERS[name](data_dir=data_dir)
   prepare(builder, manual_dir)
-  if split not in builder.info.splits:
-    raise images_lib.DataError(f"{name} has splits {sorted(builder.info.splits)}, not {split!r}.")
-  return _to_canvas(read_images(builder, split, limit), size, grayscale)
+  from spiral_jax.data import datasets  # pylint: disable=import-outside-toplevel
+  base, _ = datasets.parse_split(split)
+  if base not in builder.info.splits:
+    raise images_lib.DataError(f"{name} has splits {sorted(builder.info.splits)}, not {base!r}.")
+  return builder
 
 
-def _to_canvas(raw, size, grayscale):
-  """uint8 images -> float canvas images: grey ones (N, H, W) or (N, H, W, 1) have bright ink
-  (MNIST, Omniglot as stored here), colour ones are pictures; resized, converted to the mode."""
-  if raw.ndim == 3 or raw.shape[-1] == 1:
-    canvas = images_lib.ink_to_canvas(raw.reshape(raw.shape[:3]))
-  else:
-    canvas = raw.astype(np.float32) / 255.0
-  canvas = images_lib.resize(canvas, size)
-  if grayscale and canvas.shape[-1] == 3:
-    canvas = canvas @ np.array([0.299, 0.587, 0.114], np.float32)[:, None]
-  elif not grayscale and canvas.shape[-1] == 1:
-    canvas = np.repeat(canvas, 3, axis=-1)
-  return canvas
+def load_images(name, manual_dir, split, size, grayscale, limit=None):
+  """A whole split at canvas size (float32, white paper) in memory."""
+  image_set = open_images(name, manual_dir, split, size, grayscale, limit)
+  return image_set.take(np.arange(len(image_set)))
+
+
+def open_images(name, manual_dir, split, size, grayscale, limit=None):
+  """A split as an `images.SourceImages`: read from the array_record files when drawn, so memory
+  holds a batch, not the split."""
+  builder = _prepared(name, manual_dir, split)
+  source = builder.as_data_source(split=split)
+  if limit:
+    source = _Head(source, limit)
+  if not len(source):
+    raise images_lib.DataError(f"Split {split!r} of {name} holds no images.")
+  return images_lib.SourceImages(source, size, grayscale=grayscale)
+
+
+class _Head:
+  """The first `limit` examples of a random-access source (tfds' data sources do not slice)."""
+
+  def __init__(self, source, limit):
+    self.source, self.limit = source, min(limit, len(source))
+    self.dataset_info, self.data_source = (getattr(source, "dataset_info", None),
+                                           getattr(source, "data_source", None))
+
+  def __len__(self):
+    return self.limit
+
+  def __getitems__(self, indices):
+    return self.source.__getitems__(indices)
+
+  def __getitem__(self, index):
+    return self.source[index]
 
 
 def _online(host="storage.googleapis.com", port=443, timeout_s=3.0):
@@ -296,4 +318,5 @@ def load_public(name, manual_dir, split, size, grayscale, limit=None):
           f"offline: put its original files in a directory and pass it as the data directory.")
   images = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1))["image"]
   images = images[:limit] if limit else images
-  return _to_canvas(images, size, grayscale)  # grey catalogue sets (MNIST ...) store ink bright
+  # grey catalogue sets (MNIST ...) store ink bright
+  return images_lib.raw_to_canvas(images, size, grayscale)
