@@ -10,7 +10,9 @@
   spiral-jax agents                                     list the agents that ship, with figures
   spiral-jax ship     [flags of experiments.ship]       evaluate a run and ship its agent
 
-`spiral-jax COMMAND --help` lists a command's flags.
+`spiral-jax COMMAND --help` lists a command's flags. An error the user can cause (a missing or
+unreadable file, directory, checkpoint or dataset; a bad flag value) is one line on stderr and exit
+status 1; `--verbosity=1` (or any --verbosity) shows the traceback as well.
 """
 
 import importlib
@@ -34,8 +36,17 @@ def main(argv=None):
     sys.stderr.write(given + __doc__)
     return 0 if len(argv) > 1 and argv[1] in ("-h", "--help") else 2
   from absl import app  # pylint: disable=import-outside-toplevel
+  from spiral_jax import checkpoint  # pylint: disable=import-outside-toplevel
   module = importlib.import_module(COMMANDS[argv[1]])
-  app.run(module.main, argv=[f"spiral-jax {argv[1]}"] + argv[2:])
+  verbose = any(a.startswith(("--verbosity", "-v=")) for a in argv[2:])
+  try:
+    app.run(module.main, argv=[f"spiral-jax {argv[1]}"] + argv[2:])
+  except (ValueError, OSError, checkpoint.CheckpointError) as e:
+    if verbose:
+      raise
+    message = " ".join(str(e).split()) or type(e).__name__
+    sys.stderr.write(f"spiral-jax {argv[1]}: {message}\n")
+    return 1
   return 0
 
 

@@ -118,7 +118,11 @@ def load_agent(agent=None, workdir=None):
 
 def load_run(workdir):
   """(config, policy parameters, checkpoint meta) of a training run's newest checkpoint."""
-  state, meta = checkpoint_lib.Checkpointer(os.path.join(workdir, "checkpoints")).restore_raw()
+  checkpointer = checkpoint_lib.Checkpointer(os.path.join(workdir, "checkpoints"), create=False)
+  try:
+    state, meta = checkpointer.restore_raw()
+  finally:
+    checkpointer.close()
   if not meta.get("config"):
     raise checkpoint_lib.CheckpointError(f"The checkpoint in {workdir} carries no config.")
   config = run_config(dict(meta["config"]))

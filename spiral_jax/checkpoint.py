@@ -19,10 +19,16 @@ class CheckpointError(RuntimeError):
 
 
 class Checkpointer:
+  """Saves and restores a run's checkpoints in `directory`. With `create=False` (reading a run
+  that should exist), a missing directory is a CheckpointError and nothing is created."""
 
-  def __init__(self, directory, max_to_keep=3):
+  def __init__(self, directory, max_to_keep=3, create=True):
     self.directory = os.path.abspath(directory)
-    options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
+    if not create and not os.path.isdir(self.directory):
+      raise CheckpointError(f"No checkpoints in {os.path.dirname(self.directory)}: it is not a "
+                            "training run (it has no checkpoints/ directory); train there first, "
+                            "or give a run's workdir.")
+    options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=create,
                                            enable_async_checkpointing=False,
                                            cleanup_tmp_directories=True)
     self._manager = ocp.CheckpointManager(self.directory, options=options,

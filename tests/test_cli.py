@@ -3,6 +3,7 @@
 import json
 import os
 import subprocess
+import tempfile
 import sys
 import xml.etree.ElementTree as ET
 
@@ -86,6 +87,17 @@ class CliTest(absltest.TestCase):
     result = spiral_jax("paint", f"--workdir={self.workdir}", f"--image={bad}")
     self.assertNotEqual(result.returncode, 0)
     self.assertIn("Cannot read image", result.stderr)
+
+  def test_a_directory_that_is_not_a_run_is_one_line_and_left_as_it_was(self):
+    image_path = os.path.join(self.tmp, "white.png")
+    Image.new("L", (16, 16), 255).save(image_path)
+    for command, extra in (("evaluate", "--num_images=4"), ("paint", f"--image={image_path}")):
+      nowhere = tempfile.mkdtemp(dir=self.tmp)
+      result = spiral_jax(command, f"--workdir={nowhere}", extra)
+      self.assertNotEqual(result.returncode, 0)
+      self.assertIn("not a training run", result.stderr, result.stderr[-2000:])
+      self.assertNotIn("Traceback", result.stderr)
+      self.assertEqual(os.listdir(nowhere), [])  # no checkpoints/ made
 
 
 if __name__ == "__main__":
