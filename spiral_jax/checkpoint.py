@@ -40,9 +40,18 @@ class Checkpointer:
   def save(self, step, state, meta):
     """Saves a pytree `state` (converted to numpy) and a JSON-able dict `meta` as `step`."""
     state = jax.tree.map(np.asarray, jax.device_get(state))
-    self._manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
-                                                     meta=ocp.args.JsonSave(meta)), force=True)
-    self._manager.wait_until_finished()
+    try:
+      self._manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
+                                                       meta=ocp.args.JsonSave(meta)), force=True)
+      self._manager.wait_until_finished()
+    except Exception as e:  # pylint: disable=broad-except
+      previous = [s for s in self._manager.all_steps() if s != step]
+      kept = (f"checkpoint {max(previous)} is intact and --resume continues from it"
+              if previous else "there is no earlier checkpoint")
+      raise CheckpointError(
+          f"Writing checkpoint {step} to {self.directory} failed ({type(e).__name__}: "
+          f"{str(e)[:200]}); {kept}. Free disk space (or fix the directory's permissions) "
+          "and resume.") from e
 
   def restore(self, like, step=None):
     """Restores (state shaped like the pytree `like`, meta) from `step` (default: the latest)."""

@@ -1,6 +1,7 @@
 """The training system: real short runs on each environment type, exact resume, actor failures,
 checkpoint damage, and bounded memory."""
 
+import errno
 import json
 import os
 import shutil
@@ -9,10 +10,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from unittest import mock
 
 from absl.testing import absltest
 import jax
 import numpy as np
+import orbax.checkpoint as orbax_checkpoint
 
 from environments import jax_paint
 from environments import libmypaint
@@ -255,6 +258,26 @@ class FaultTest(absltest.TestCase):
     config.max_updates = 4
     with self.assertRaisesRegex(checkpoint_lib.CheckpointError, "cannot be restored.*delete"):
       training.run(config, squares_setup(), workdir, resume=True)
+
+  def test_a_failed_checkpoint_write_stops_the_run_and_keeps_the_last_one(self):
+    workdir = self.create_tempdir().full_path
+    config = small_config(max_updates=2)
+    training.run(config, squares_setup(), workdir)
+    real_save = orbax_checkpoint.CheckpointManager.save
+
+    def disk_full(manager, step, *args, **kwargs):
+      if step > 2:
+        raise OSError(errno.ENOSPC, "No space left on device")
+      return real_save(manager, step, *args, **kwargs)
+
+    config.max_updates = 4
+    with mock.patch.object(orbax_checkpoint.CheckpointManager, "save", disk_full):
+      with self.assertRaisesRegex(checkpoint_lib.CheckpointError,
+                                  "No space left.*checkpoint 2 is intact"):
+        training.run(config, squares_setup(), workdir, resume=True)
+    # The run resumes from checkpoint 2 once the disk has room.
+    summary = training.run(config, squares_setup(), workdir, resume=True)
+    self.assertEqual(summary["updates"], 4)
 
   def test_kill_minus_9_then_resume(self):
     workdir = tempfile.mkdtemp()
