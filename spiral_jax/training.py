@@ -113,6 +113,12 @@ def _stop_on_signals(stop):
   return restore
 
 
+def _budget(elapsed_s, total_s):
+  """The progress bar's account of a time budget: "time 3:05/10:00, 6:55 left"."""
+  clock = lambda t: f"{int(t) // 60}:{int(t) % 60:02d}"
+  return f"time {clock(elapsed_s)}/{clock(total_s)}, {clock(max(total_s - elapsed_s, 0))} left"
+
+
 class _Clock:
   """Whether a periodic job is due (never when every_s is 0)."""
 
@@ -231,6 +237,9 @@ class _Loop:
           record = self._record(jax.device_get(metrics), extra)
           bar.set_postfix({k: f"{record[k]:.4g}" for k in ("l2", "d_loss", "frames_per_s")
                            if record.get(k) is not None}, refresh=False)
+          if config.max_minutes:
+            bar.set_description_str(_budget(time.monotonic() - start, 60 * config.max_minutes),
+                                    refresh=False)
         if picture_clock.due():
           self._pictures()
         checkpoint_every = config.checkpoint_every_updates

@@ -1,7 +1,9 @@
 """The training system: real short runs on each environment type, exact resume, actor failures,
 checkpoint damage, and bounded memory."""
 
+import contextlib
 import errno
+import io
 import json
 import os
 import shutil
@@ -278,6 +280,13 @@ class FaultTest(absltest.TestCase):
     # The run resumes from checkpoint 2 once the disk has room.
     summary = training.run(config, squares_setup(), workdir, resume=True)
     self.assertEqual(summary["updates"], 4)
+
+  def test_progress_bar_shows_the_time_budget(self):
+    config = small_config(max_minutes=0.1, progress=True, log_every_updates=1)
+    shown = io.StringIO()
+    with contextlib.redirect_stderr(shown):
+      training.run(config, squares_setup(), self.create_tempdir().full_path)
+    self.assertRegex(shown.getvalue(), r"time \d+:\d\d/0:06, \d+:\d\d left")
 
   def test_kill_minus_9_then_resume(self):
     workdir = tempfile.mkdtemp()
