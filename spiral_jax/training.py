@@ -216,6 +216,7 @@ class _Loop:
     if self.writer is not None:  # what was logged after the checkpoint is logged again
       self.writer.drop_after(self.counters["frames"])
     start = self.start = time.monotonic()
+    self.elapsed_before = self.counters["elapsed_s"]  # training time of earlier sessions
     checkpoint_clock = _Clock(60 * config.checkpoint_every_minutes)
     picture_clock = _Clock(60 * config.picture_every_minutes)
     bar = tqdm.tqdm(total=config.max_frames or None, initial=self.counters["frames"],
@@ -246,7 +247,7 @@ class _Loop:
         if checkpoint_clock.due() or (checkpoint_every and
                                       self.counters["updates"] % checkpoint_every < updates):
           self._save()
-      self.counters["elapsed_s"] += time.monotonic() - start
+      self._count_elapsed()
       if self.checkpointer.latest_step() != self.counters["updates"]:
         self._save()
       self._pictures()
@@ -267,7 +268,7 @@ class _Loop:
 
   def _record(self, metrics, extra):
     record = {"frames": self.counters["frames"], "updates": self.counters["updates"],
-              "time_s": self.counters["elapsed_s"] + time.monotonic() - self.start}
+              "time_s": self.elapsed_before + time.monotonic() - self.start}
     record.update({name: float(value) for name, value in metrics.items()})
     record.update(extra)
     curve_value = record.get("l2", record.get("episode_return"))
@@ -276,7 +277,12 @@ class _Loop:
       self.writer.write(record)
     return record
 
+  def _count_elapsed(self):
+    self.counters["elapsed_s"] = self.elapsed_before + time.monotonic() - self.start
+
   def _save(self):
+    # Every checkpoint carries the training time so far: a run killed after it resumes with it.
+    self._count_elapsed()
     meta = {"counters": self.counters, "config": self.config.to_dict()}
     self.checkpointer.save(self.counters["updates"], self._state(), meta)
 

@@ -310,7 +310,11 @@ class FaultTest(absltest.TestCase):
       self.assertGreaterEqual(len(steps), 2, "no checkpoints were written")
       process.send_signal(signal.SIGKILL)
       process.wait()
-      saved = checkpoint_lib.Checkpointer(checkpoints).latest_step()
+      killed = checkpoint_lib.Checkpointer(checkpoints)
+      saved = killed.latest_step()
+      # Its checkpoints carry the training time so far, which the killed run never reported.
+      self.assertGreater(killed.restore_raw()[1]["counters"]["elapsed_s"], 0.0)
+      killed.close()
       result = subprocess.run(command[:3] + ["--resume", f"--config.max_updates={saved + 2}"]
                               + command[3:], cwd=ROOT, capture_output=True, text=True,
                               timeout=300)
