@@ -89,6 +89,17 @@ def squares_setup():
                         squares_env.Squares)
 
 
+def tiny_train_command(workdir, checkpoint_every_updates):
+  """`python -m experiments.train` of a tiny Anakin run with a 5-minute budget, logging every
+  update; its first three items are the command without flags."""
+  return [sys.executable, "-m", "experiments.train", f"--workdir={workdir}",
+          "--config.max_minutes=5", f"--config.checkpoint_every_updates={checkpoint_every_updates}",
+          "--config.checkpoint_every_minutes=0", "--config.progress=False",
+          "--config.log_every_updates=1",
+          "--config.learner.batch_size=16", "--config.env.kwargs.canvas_size=16",
+          "--config.env.kwargs.grid_size=4", "--config.env.kwargs.episode_length=2"]
+
+
 class TrainingRunTest(absltest.TestCase):
   """Short real runs: the l2 to the target falls on every kind of environment."""
 
@@ -290,12 +301,7 @@ class FaultTest(absltest.TestCase):
 
   def test_kill_minus_9_then_resume(self):
     workdir = tempfile.mkdtemp()
-    command = [sys.executable, "-m", "experiments.train", f"--workdir={workdir}",
-               "--config.max_minutes=5", "--config.checkpoint_every_updates=2",
-               "--config.checkpoint_every_minutes=0", "--config.progress=False",
-               "--config.log_every_updates=1",
-               "--config.learner.batch_size=16", "--config.env.kwargs.canvas_size=16",
-               "--config.env.kwargs.grid_size=4", "--config.env.kwargs.episode_length=2"]
+    command = tiny_train_command(workdir, checkpoint_every_updates=2)
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     checkpoints = os.path.join(workdir, "checkpoints")
@@ -333,12 +339,7 @@ class FaultTest(absltest.TestCase):
 
   def test_sigterm_stops_cleanly_with_a_checkpoint(self):
     workdir = tempfile.mkdtemp()
-    command = [sys.executable, "-m", "experiments.train", f"--workdir={workdir}",
-               "--config.max_minutes=5", "--config.checkpoint_every_updates=0",
-               "--config.checkpoint_every_minutes=0", "--config.progress=False",
-               "--config.log_every_updates=1",
-               "--config.learner.batch_size=16", "--config.env.kwargs.canvas_size=16",
-               "--config.env.kwargs.grid_size=4", "--config.env.kwargs.episode_length=2"]
+    command = tiny_train_command(workdir, checkpoint_every_updates=0)
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     metrics_path = os.path.join(workdir, "metrics.jsonl")

@@ -35,6 +35,8 @@ def parse_split(split):
 def load(name, data_dir=None, split="train", size=64, limit=None, grayscale=True):
   """A named image set at canvas size, whole in memory: float32 (N, size, size, C) in [0, 1],
   white paper (see `open_images` for the names). For large sets use `open_images`."""
+  if name in ("mnist", "mnist_sample"):  # exact floats, not the uint8 that open_images keeps
+    return load_labelled(name, data_dir, split, size, limit, grayscale)[0]
   image_set = open_images(name, data_dir, split, size, limit, grayscale)
   return image_set.take(np.arange(len(image_set)))
 

@@ -248,12 +248,6 @@ def _prepared(name, manual_dir, split):
   return builder
 
 
-def load_images(name, manual_dir, split, size, grayscale, limit=None):
-  """A whole split at canvas size (float32, white paper) in memory."""
-  image_set = open_images(name, manual_dir, split, size, grayscale, limit)
-  return image_set.take(np.arange(len(image_set)))
-
-
 def open_images(name, manual_dir, split, size, grayscale, limit=None):
   """A split as an `images.SourceImages`: read from the array_record files when drawn, so memory
   holds a batch, not the split."""
