@@ -25,6 +25,17 @@ COMMANDS = {"train": "experiments.train", "evaluate": "experiments.evaluate",
             "ship": "experiments.ship"}
 
 
+def command_help(name, module):
+  """`spiral-jax NAME --help`: the command's own description and flags (absl alone would list only
+  the flags of `__main__`, which is this file)."""
+  from absl import flags  # pylint: disable=import-outside-toplevel
+  doc = (module.__doc__ or "").strip()
+  own = flags.FLAGS.module_help(module.__name__).strip()
+  own = own.split("\n", 1)[1] if own.startswith(module.__name__ + ":") else own
+  return (f"usage: spiral-jax {name} [flags]\n\n{doc}\n\nflags:\n{own or '  (none)'}\n\n"
+          "Every command also takes absl's flags (--verbosity, ...): see --helpfull.\n")
+
+
 def main(argv=None):
   if argv is None:  # run as a command: the learner's large buffers get huge pages
     from spiral_jax import host_memory  # pylint: disable=import-outside-toplevel
@@ -38,6 +49,9 @@ def main(argv=None):
   from absl import app  # pylint: disable=import-outside-toplevel
   from spiral_jax import checkpoint  # pylint: disable=import-outside-toplevel
   module = importlib.import_module(COMMANDS[argv[1]])
+  if any(a in ("-h", "--help", "-?", "--helpshort") for a in argv[2:]):
+    sys.stdout.write(command_help(argv[1], module))
+    return 0
   verbose = any(a.startswith(("--verbosity", "-v=")) for a in argv[2:])
   try:
     app.run(module.main, argv=[f"spiral-jax {argv[1]}"] + argv[2:])

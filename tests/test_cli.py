@@ -41,6 +41,15 @@ class CliTest(absltest.TestCase):
     self.assertEqual(result.returncode, 2)
     self.assertIn("Unknown command 'paintt'", result.stderr)
 
+  def test_each_command_lists_its_own_flags(self):
+    for command, flag in [("paint", "--image"), ("train", "--resume"), ("evaluate", "--num_images"),
+                          ("render", "--program")]:
+      result = spiral_jax(command, "--help")
+      self.assertEqual(result.returncode, 0, result.stderr)
+      self.assertIn(f"usage: spiral-jax {command}", result.stdout)
+      self.assertIn(flag, result.stdout)
+      self.assertNotIn("--helpfull to get a list", result.stdout)
+
   def test_train_printed_a_summary_and_left_a_checkpoint(self):
     summary = json.loads(self.train_output.strip().splitlines()[-1])
     self.assertEqual(summary["updates"], 2)
