@@ -33,12 +33,15 @@ CORE = [
     "ml_collections>=1.0",
     "orbax-checkpoint>=0.12",
     "tqdm>=4.60",
+    "matplotlib>=3.8",
+    "tensorboardX>=2.6",
 ]
 EXTRAS = {
     "mujoco": ["mujoco>=4.0.0"],
     "data": ["tensorflow-datasets>=4.9.10", "importlib_resources>=6"],
     "viewer": ["pyglet>=2.1"],
-    "dev": ["pytest>=8", "pytest-xdist>=3", "rlax>=0.1.9"],
+    "dev": ["pytest>=8", "pytest-xdist>=3", "rlax>=0.1.9", "cairosvg>=2.7", "nbclient>=0.10",
+            "nbformat>=5.10", "ipykernel>=6"],
 }
 EXTRAS["all"] = sorted({req for reqs in EXTRAS.values() for req in reqs})
 

@@ -25,6 +25,7 @@ parameters: see `render_stroke`.
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 from environments import paint_actions
@@ -58,6 +59,15 @@ CALIBRATED_BRUSHES = {paint_actions.DEFAULT_BRUSH: PEN}
 NUM_DABS = 32
 SHARPNESS_SQUARINGS = 2  # opacity = sigmoid(4 log density)
 LAG_TAPS = 16  # decay^16 < 1e-5 for lag < 1.4 dab spacings
+
+
+def stroke_radius(radius, pressure, brush_name):
+  """The radius in pixels that a brush paints with at this size and pressure (plain numbers, for
+  exports such as SVG): the calibrated model's where the brush has one, else its starting values."""
+  brush = CALIBRATED_BRUSHES.get(brush_name, BrushModel())
+  return max(float(radius) * float(brush.radius_scale)
+             * float(np.exp(float(brush.pressure_gain) * float(pressure)))
+             + float(brush.radius_offset), 0.05)
 
 
 def _radius(radius, pressure, brush):

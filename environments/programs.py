@@ -56,25 +56,37 @@ class Program:
 
   def strokes(self):
     """The painted strokes in order: dicts of start, control, end ((x, y) in canvas pixels),
-    radius (pixels), pressure in (0, 1], rgb in [0, 1] and the action's index."""
+    radius (the brush size, pixels), pressure in (0, 1] and pressure_start (the pressure ramps
+    from the previous stroke's unless a move or the reset came between), width (the diameter the
+    brush really paints, pixels, averaged over the ramp), rgb in [0, 1] and the action's index."""
+    from environments import jax_brush  # pylint: disable=import-outside-toplevel
     config = self.config
     pressures = paint_actions.pressure_levels(config)
     location = (0, 0)
+    previous = None
     out = []
     for index, action in enumerate(self.actions):
       if action["flag"] == paint_actions.PAINT:
+        radius = float(config.brush_sizes[action["size"]])
+        pressure = float(pressures[action["pressure"]])
+        start = pressure if previous is None else previous
+        width = sum(jax_brush.stroke_radius(radius, p, config.brush) for p in (start, pressure))
         out.append({"start": paint_actions.grid_to_pixel(location, config),
                     "control": paint_actions.grid_to_pixel(action["control"], config),
                     "end": paint_actions.grid_to_pixel(action["end"], config),
-                    "radius": float(config.brush_sizes[action["size"]]),
-                    "pressure": float(pressures[action["pressure"]]),
+                    "radius": radius, "pressure": pressure, "pressure_start": start,
+                    "width": width,
                     "rgb": paint_actions.stroke_colour(action, config), "index": index})
+        previous = pressure
+      else:
+        previous = None
       location = action["end"]
     return out
 
   def to_svg(self, size=None, colours=None):
-    """The program as an SVG document: one quadratic Bezier path per painted stroke, its width the
-    brush diameter, its opacity the pressure, its colour the ink (or colours[i] for stroke i, as
+    """The program as an SVG document: one quadratic Bezier path per painted stroke, opaque (the
+    pen's ink is, at every pressure), its width the diameter the brush paints at that size and
+    pressure (`strokes()`), its colour the ink (or colours[i] for stroke i, as
     (r, g, b) in [0, 1], e.g. to show each stroke in its own colour). Coordinates are canvas
     pixels (the viewBox), drawn at `size` pixels (default: the canvas size)."""
     w = self.config.canvas_size
@@ -89,8 +101,8 @@ class Program:
       rgb = stroke["rgb"] if colours is None else colours[i % len(colours)]
       lines.append(
           f'<path d="M {x0:g} {y0:g} Q {cx:g} {cy:g} {x1:g} {y1:g}" fill="none" '
-          f'stroke="{hex_colour(rgb)}" stroke-width="{2 * stroke["radius"]:g}" '
-          f'stroke-opacity="{stroke["pressure"]:.3g}" stroke-linecap="round" '
+          f'stroke="{hex_colour(rgb)}" stroke-width="{stroke["width"]:.4g}" '
+          f'stroke-linecap="round" data-pressure="{stroke["pressure"]:.3g}" '
           f'data-action="{stroke["index"]}"/>')
     lines.append(f"<!-- {saxutils.escape(FORMAT)} -->")
     lines.append("</svg>")

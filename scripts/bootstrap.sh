@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-APT_PACKAGES=(libmypaint-1.5-1 mypaint-brushes libosmesa6)
+APT_PACKAGES=(libmypaint-1.5-1 mypaint-brushes libosmesa6 libcairo2)
 PYTHON=${PYTHON:-python3}
 
 log() { echo "[bootstrap] $*" >&2; }

@@ -64,9 +64,12 @@ class SvgTest(absltest.TestCase):
         self.assertEqual(to_grid(float(x0), float(y0)), tuple(location))
         self.assertEqual(to_grid(float(cx), float(cy)), tuple(action["control"]))
         self.assertEqual(to_grid(float(x1), float(y1)), tuple(action["end"]))
-        self.assertEqual(float(element.get("stroke-width")),
-                         2 * config.brush_sizes[action["size"]])
-        self.assertAlmostEqual(float(element.get("stroke-opacity")),
+        # The pen paints wider at higher pressure, never narrower than its size's diameter.
+        width = float(element.get("stroke-width"))
+        self.assertGreater(width, 2 * config.brush_sizes[action["size"]])
+        self.assertLess(width, 2 * 1.8 * config.brush_sizes[action["size"]] + 0.5)
+        self.assertIsNone(element.get("stroke-opacity"))  # the pen's ink is opaque
+        self.assertAlmostEqual(float(element.get("data-pressure")),
                                paint_actions.pressure_levels(config)[action["pressure"]],
                                places=2)
         rgb = [int(element.get("stroke")[i:i + 2], 16) / 255 for i in (1, 3, 5)]
@@ -79,6 +82,46 @@ class SvgTest(absltest.TestCase):
     colours = [p.get("stroke") for p in root.findall(f"{SVG}path")]
     self.assertGreater(len(colours), 1)
     self.assertEqual(colours[:2], ["#ff0000", "#0000ff"])
+
+
+def svg_pixels(svg, size):
+  """The SVG rendered by a real SVG library (cairo), as grey floats in [0, 1]."""
+  import io  # pylint: disable=import-outside-toplevel
+  import cairosvg  # pylint: disable=import-outside-toplevel
+  from PIL import Image  # pylint: disable=import-outside-toplevel
+  png = cairosvg.svg2png(bytestring=svg.encode(), output_width=size, output_height=size)
+  return np.asarray(Image.open(io.BytesIO(png)).convert("L"), np.float32) / 255.0
+
+
+class SvgLooksLikeThePaintingTest(absltest.TestCase):
+
+  def test_shipped_agents_paintings(self):
+    import jax  # pylint: disable=import-outside-toplevel
+    from environments import libmypaint  # pylint: disable=import-outside-toplevel
+    from experiments import setups  # pylint: disable=import-outside-toplevel
+    from spiral_jax import evaluation, pretrained, training  # pylint: disable=import-outside-toplevel
+    for name in pretrained.names():
+      config, params, _ = setups.load_agent(name, None)
+      config.env.name = "libmypaint"
+      config.data.name, config.data.split, config.data.limit = "mnist_sample", "test", 8
+      setup = setups.make_setup(config, in_memory=True)
+      policy, _, _ = training.build_agent(config, setup)
+      targets = setup.images.first(8)
+      renders, actions = evaluation.reconstruct_dm_env(setup.env_factory, policy, params, targets,
+                                                        jax.random.PRNGKey(0), greedy=True)
+      paint_config = setups.paint_config(config.env)
+      for i, render in enumerate(renders):
+        steps = len(actions[i]["flag"])
+        program = programs.Program(paint_config, [{k: v[t] for k, v in actions[i].items()}
+                                                  for t in range(steps)])
+        self.assertNotEmpty(program.strokes())
+        size = paint_config.canvas_size
+        difference = np.abs(svg_pixels(program.to_svg(), size) - render[..., 0]).mean()
+        self.assertLessEqual(difference, 0.05, (name, i))
+        big = libmypaint.render_program(program, 256)[..., 0]
+        self.assertLessEqual(np.abs(svg_pixels(program.to_svg(size=256), 256) - big).mean(), 0.05)
+        # A faint SVG (the old pressure-as-opacity export) would fail: the ink must be as dark.
+        self.assertLess(svg_pixels(program.to_svg(), size).min(), 0.2)
 
 
 if __name__ == "__main__":
