@@ -33,7 +33,8 @@ flags.DEFINE_string("metric", "l2", "The metric to plot against frames.")
 flags.DEFINE_string("out", "curves.png", "The PNG to write.")
 flags.DEFINE_list("labels", None, "The curves' names (default: the runs' directory names).")
 flags.DEFINE_integer("max_frames", 0, "Plot each run up to this many frames (0: all).")
-flags.DEFINE_integer("smooth", 1, "Plot the mean of the last this many logged values.")
+flags.DEFINE_integer("smooth", 0, "Draw over the raw values the mean of the last this many "
+                     "logged values (0: about a twentieth of each run's values).")
 flags.DEFINE_integer("scenes", 0, "Draw this many generated MuJoCo Scenes (test split) instead.")
 
 
@@ -108,12 +109,14 @@ def save_gif(frames, path, frame_ms=250):
                       duration=durations, loop=0, optimize=False, disposal=1)
 
 
-def compare_runs(workdirs, path, metric="l2", labels=None, max_frames=0, smooth=1):
-  """One PNG of `metric` against frames for each run (its metrics.jsonl), up to `max_frames`
-  (0: all), each value the mean of the last `smooth` logged values."""
-  if smooth < 1:
-    raise ValueError(f"smooth must be at least 1, not {smooth}.")
-  series = {}
+def compare_runs(workdirs, path, metric="l2", labels=None, max_frames=0, smooth=0):
+  """One PNG of `metric` against frames, and against wall time, for each run (its
+  metrics.jsonl), up to `max_frames` (0: all): the raw values faint, and over them each value the
+  mean of the last `smooth` logged values (0: about a twentieth of the run's values). Returns
+  {label: (frames, smoothed values)}."""
+  if smooth < 0:
+    raise ValueError(f"smooth must be at least 0 (0: automatic), not {smooth}.")
+  series, plotted = {}, {}
   for i, workdir in enumerate(workdirs):
     metrics_path = os.path.join(workdir, "metrics.jsonl")
     if not os.path.exists(metrics_path):
@@ -123,12 +126,14 @@ def compare_runs(workdirs, path, metric="l2", labels=None, max_frames=0, smooth=
       raise ValueError(f"{metrics_path} has no {metric!r} values.")
     if max_frames:
       records = [r for r in records if r["frames"] <= max_frames]
-    values = np.cumsum([0.0] + [r[metric] for r in records])
-    window = np.minimum(np.arange(1, len(records) + 1), smooth)
-    means = (values[1:] - values[np.arange(1, len(records) + 1) - window]) / window
     label = labels[i] if labels else os.path.basename(os.path.normpath(workdir))
-    series[label] = ([r["frames"] for r in records], means.tolist())
-  pictures.learning_curves(series, path, title=f"{metric} against frames", y_label=metric)
+    frames, values = [r["frames"] for r in records], [r[metric] for r in records]
+    window = smooth or max(1, len(values) // 20)
+    series[label] = (frames, pictures.smoothed(values, window).tolist())
+    seconds = [r.get("time_s") for r in records]
+    plotted[label] = (frames, values) + ((seconds,) if None not in seconds else ())
+  pictures.learning_curves(plotted, path, title=f"{metric} against frames and wall time",
+                           y_label=metric, smooth=smooth or None)
   return series
 
 

@@ -2,10 +2,10 @@
 
 `MetricsWriter(directory)` appends each record (a flat dict of numbers with a "frames" step) to
 `metrics.jsonl` and `metrics.csv` (flushed at once, so a killed run keeps what it logged), and to
-a TensorBoard event file in `directory/tensorboard` (scalar summaries; `tensorboard --logdir` reads
-it). The event file is written here directly (TFRecord framing of `Event` protos), so TensorFlow is
-not needed. A resumed run first drops the records logged after the checkpoint it restarts from
-(`drop_after`), then appends to the same files, so each frame count appears once.
+a TensorBoard event file in `directory/tensorboard` (scalar summaries written by tensorboardX, so
+TensorFlow is not needed; `tensorboard --logdir` reads it, and the files of older runs). A resumed
+run first drops the records logged after the checkpoint it restarts from (`drop_after`), then
+appends to the same files, so each frame count appears once.
 """
 
 import csv
@@ -13,115 +13,34 @@ import io
 import json
 import math
 import os
-import socket
-import struct
 import time
-
-# TensorBoard event files.
-
-def _crc32c_table():
-  table = []
-  for i in range(256):
-    crc = i
-    for _ in range(8):
-      crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
-    table.append(crc)
-  return table
-
-
-_CRC_TABLE = _crc32c_table()
-
-
-def crc32c(data):
-  crc = 0xFFFFFFFF
-  for byte in data:
-    crc = _CRC_TABLE[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-  return crc ^ 0xFFFFFFFF
-
-
-def _masked_crc(data):
-  crc = crc32c(data)
-  return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
-
-
-def _varint(value):
-  out = bytearray()
-  while True:
-    bits = value & 0x7F
-    value >>= 7
-    if value:
-      out.append(bits | 0x80)
-    else:
-      out.append(bits)
-      return bytes(out)
-
-
-def _field(number, wire_type):
-  return _varint((number << 3) | wire_type)
-
-
-def _length_delimited(number, payload):
-  return _field(number, 2) + _varint(len(payload)) + payload
-
-
-def event_bytes(wall_time, step, scalars=None, file_version=None):
-  """A serialized tensorflow `Event` proto: wall_time (1), step (2), file_version (3) or a
-  Summary (5) of simple_value scalars (Summary.Value: tag 1, simple_value 2)."""
-  out = _field(1, 1) + struct.pack("<d", wall_time) + _field(2, 0) + _varint(int(step))
-  if file_version is not None:
-    out += _length_delimited(3, file_version.encode())
-  if scalars:
-    values = b"".join(
-        _length_delimited(1, _length_delimited(1, tag.encode()) + _field(2, 5)
-                          + struct.pack("<f", float(value)))
-        for tag, value in scalars.items())
-    out += _length_delimited(5, values)
-  return out
-
-
-def record_bytes(data):
-  """TFRecord framing: length, its masked CRC32C, the data, its masked CRC32C."""
-  length = struct.pack("<Q", len(data))
-  return (length + struct.pack("<I", _masked_crc(length)) + data
-          + struct.pack("<I", _masked_crc(data)))
-
-
-def read_records(path):
-  """The records of a TFRecord file, checking both CRCs (for tests and tools)."""
-  records = []
-  with open(path, "rb") as f:
-    data = f.read()
-  offset = 0
-  while offset < len(data):
-    length_bytes = data[offset:offset + 8]
-    (length,) = struct.unpack("<Q", length_bytes)
-    (length_crc,) = struct.unpack("<I", data[offset + 8:offset + 12])
-    payload = data[offset + 12:offset + 12 + length]
-    (payload_crc,) = struct.unpack("<I", data[offset + 12 + length:offset + 16 + length])
-    if length_crc != _masked_crc(length_bytes) or payload_crc != _masked_crc(payload):
-      raise ValueError(f"{path}: corrupt record at byte {offset}.")
-    records.append(payload)
-    offset += 16 + length
-  return records
 
 
 class TensorBoardWriter:
-  """Scalar summaries in a TensorBoard event file."""
+  """Scalar summaries in a TensorBoard event file, encoded by tensorboardX (no TensorFlow).
+
+  tensorboardX's events writer is used directly, not its SummaryWriter: that one writes from a
+  background thread whose flush() does not wait, so a killed run would lose its last records.
+  """
 
   def __init__(self, directory):
+    from tensorboardX import event_file_writer  # pylint: disable=import-outside-toplevel
     os.makedirs(directory, exist_ok=True)
-    name = f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}.{os.getpid()}"
-    self.path = os.path.join(directory, name)
-    self._file = open(self.path, "ab")
-    self._file.write(record_bytes(event_bytes(time.time(), 0, file_version="brain.Event:2")))
-    self._file.flush()
+    # Files are named by the second: the nanoseconds and the process id keep a quickly restarted
+    # run's writer from truncating the file of the one before, and keep the files in time order.
+    self._events = event_file_writer.EventsWriter(
+        os.path.join(directory, "events"), f".{time.time_ns() % 10**9:09d}.{os.getpid()}")
 
   def write(self, step, scalars):
-    self._file.write(record_bytes(event_bytes(time.time(), step, scalars)))
-    self._file.flush()
+    from tensorboardX import summary  # pylint: disable=import-outside-toplevel
+    from tensorboardX.proto import event_pb2  # pylint: disable=import-outside-toplevel
+    for tag, value in scalars.items():
+      self._events.write_event(event_pb2.Event(wall_time=time.time(), step=int(step),
+                                               summary=summary.scalar(tag, float(value))))
+    self._events.flush()
 
   def close(self):
-    self._file.close()
+    self._events.close()
 
 
 # All writers together.

@@ -1,9 +1,9 @@
-"""Pictures of training, with Pillow: image grids and a learning curve."""
+"""Pictures of training: image grids (Pillow) and learning curves (matplotlib)."""
 
 import os
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 
 def to_uint8(images):
@@ -48,56 +48,71 @@ def save_png(image, path):
   save_image(Image.fromarray(image), path)
 
 
+# matplotlib's default cycle (tab10), as RGB: the k-th run of a plot is drawn in COLOURS[k].
 COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
-           (140, 86, 75)]
+           (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
 
 
-def learning_curve(xs, ys, path, title="", x_label="frames", y_label="", size=(640, 400)):
-  """A line plot of ys against xs, with labelled axes, as a PNG."""
-  learning_curves({"": (xs, ys)}, path, title, x_label, y_label, size)
+def smoothed(values, window):
+  """Each value replaced by the mean of the last `window` values up to it (fewer at the start)."""
+  values = np.asarray(values, np.float64)
+  if window < 1:
+    raise ValueError(f"The smoothing window must be at least 1, not {window}.")
+  sums = np.cumsum(np.concatenate([[0.0], values]))
+  index = np.arange(1, len(values) + 1)
+  counts = np.minimum(index, window)
+  return (sums[index] - sums[index - counts]) / counts
 
 
-def learning_curves(series, path, title="", x_label="frames", y_label="", size=(640, 400)):
-  """Several runs' curves on shared axes (paper Fig. 8): series maps a label to (xs, ys)."""
+def learning_curve(xs, ys, path, title="", x_label="frames", y_label="", seconds=None,
+                   smooth=None):
+  """One run's curve as a PNG (see `learning_curves`)."""
+  series = {"": (xs, ys) if seconds is None else (xs, ys, seconds)}
+  learning_curves(series, path, title, x_label, y_label, smooth)
+
+
+def learning_curves(series, path, title="", x_label="frames", y_label="", smooth=None):
+  """Several runs' curves on shared axes (paper Fig. 8), drawn with matplotlib, as a PNG.
+
+  series maps a label to (xs, ys) or (xs, ys, seconds): seconds are each point's wall time, and
+  when any run has them a second panel shows ys against wall time. Each run's raw values are a
+  faint line with the smoothed one over them: the mean of the last `smooth` values (default: about
+  a twentieth of the run's points; 1 draws the raw line alone). Large x values read as 1.5M.
+  """
+  from matplotlib import ticker  # pylint: disable=import-outside-toplevel
+  from matplotlib.figure import Figure  # pylint: disable=import-outside-toplevel
   clean = {}
-  for label, (xs, ys) in series.items():
-    xs, ys = np.asarray(xs, np.float64), np.asarray(ys, np.float64)
-    keep = np.isfinite(xs) & np.isfinite(ys)
-    clean[label] = (xs[keep], ys[keep])
-  width, height = size
-  image = Image.new("RGB", size, "white")
-  draw = ImageDraw.Draw(image)
-  left, right, top, bottom = 70, 20, 30, 50
-  draw.rectangle([left, top, width - right, height - bottom], outline="black")
-  draw.text((left, 8), title, fill="black")
-  draw.text(((left + width - right) // 2 - 20, height - 20), x_label, fill="black")
-  draw.text((5, top - 22), y_label, fill="black")
-  all_x = np.concatenate([xs for xs, _ in clean.values()] + [np.zeros(0)])
-  all_y = np.concatenate([ys for _, ys in clean.values()] + [np.zeros(0)])
-  if len(all_x):
-    x0, x1 = float(all_x.min()), float(max(all_x.max(), all_x.min() + 1e-9))
-    y0, y1 = float(min(all_y.min(), 0.0)), float(all_y.max()) * 1.05 + 1e-9
-    to_px = lambda x, y: (left + (x - x0) / (x1 - x0) * (width - left - right),
-                          height - bottom - (y - y0) / (y1 - y0) * (height - top - bottom))
-    for i in range(5):
-      y = y0 + (y1 - y0) * i / 4
-      _, py = to_px(x0, y)
-      draw.line([left - 4, py, left, py], fill="black")
-      draw.text((5, py - 6), f"{y:.3g}", fill="black")
-      x = x0 + (x1 - x0) * i / 4
-      px, _ = to_px(x, y0)
-      draw.line([px, height - bottom, px, height - bottom + 4], fill="black")
-      draw.text((px - 15, height - bottom + 8), f"{x:.3g}", fill="black")
-    for k, (label, (xs, ys)) in enumerate(clean.items()):
-      colour = COLOURS[k % len(COLOURS)]
-      points = [to_px(x, y) for x, y in zip(xs, ys)]
-      if len(points) > 1:
-        draw.line(points, fill=colour, width=2)
-      elif points:
-        draw.ellipse([points[0][0] - 2, points[0][1] - 2, points[0][0] + 2, points[0][1] + 2],
-                     fill=colour)
-      if label:
-        draw.line([width - right - 150, top + 12 + 14 * k, width - right - 130, top + 12 + 14 * k],
-                  fill=colour, width=2)
-        draw.text((width - right - 125, top + 6 + 14 * k), label, fill="black")
-  save_image(image, path)
+  for label, values in series.items():
+    columns = [np.asarray(v, np.float64) for v in values]
+    keep = np.logical_and.reduce([np.isfinite(c) for c in columns[:2]])
+    clean[label] = [c[keep] for c in columns]
+  timed = any(len(c) == 3 for c in clean.values())
+  figure = Figure(figsize=(11 if timed else 6.4, 4.2), dpi=100, layout="constrained")
+  axes = figure.subplots(1, 2 if timed else 1, squeeze=False, sharey=True)[0]
+  for k, (label, columns) in enumerate(clean.items()):
+    xs, ys = columns[:2]
+    colour = np.asarray(COLOURS[k % len(COLOURS)]) / 255.0
+    window = smooth if smooth else max(1, len(ys) // 20)
+    panels = [(axes[0], xs)]
+    if timed and len(columns) == 3:
+      hours = columns[2].max(initial=0.0) > 2 * 3600
+      panels.append((axes[1], columns[2] / (3600.0 if hours else 60.0)))
+      axes[1].set_xlabel("wall time (hours)" if hours else "wall time (minutes)")
+    for axis, x in panels:
+      if len(x) == 1:
+        axis.plot(x, ys, "o", color=colour, label=label or None)
+        continue
+      if window > 1:
+        axis.plot(x, ys, color=colour, alpha=0.25, linewidth=1)
+      axis.plot(x, smoothed(ys, window), color=colour, linewidth=2, label=label or None)
+  for axis in axes:
+    axis.grid(True, alpha=0.3)
+    axis.set_ylabel(y_label)
+    if any(label for label in clean):
+      axis.legend(loc="best", fontsize="small")
+  axes[0].set_xlabel(x_label)
+  axes[0].xaxis.set_major_formatter(ticker.EngFormatter(sep=""))
+  figure.suptitle(title)
+  tmp = f"{path}.tmp.png"
+  figure.savefig(tmp, format="png")
+  os.replace(tmp, path)

@@ -307,10 +307,12 @@ class _Loop:
     if jax.process_index() == 0:
       records = metrics_lib.read_jsonl(self.writer.jsonl_path) if self.writer else []
       key = "l2" if self.conditional else "episode_return"
-      points = [(r["frames"], r[key]) for r in records if r.get(key) is not None]
+      points = [(r["frames"], r[key], r.get("time_s") or 0.0) for r in records
+                if r.get(key) is not None]
       if points:
-        pictures.learning_curve(*zip(*points), os.path.join(self.workdir, "learning_curve.png"),
-                                title=f"{key} over training", y_label=key)
+        frames, values, seconds = zip(*points)
+        pictures.learning_curve(frames, values, os.path.join(self.workdir, "learning_curve.png"),
+                                title=f"{key} over training", y_label=key, seconds=seconds)
     values = [v for _, v in self.history if v is not None]
     summary = dict(self.counters)
     summary.update({

@@ -226,7 +226,7 @@ class FiguresTest(absltest.TestCase):
     self.assertEqual(sorted(series), ["d_reward", "l2_reward"])
     self.assertAlmostEqual(series["d_reward"][1][-1], 0.3 - 0.02 * 9)
     with Image.open(path) as image:
-      pixels = np.asarray(image)
+      pixels = np.asarray(image.convert("RGB"))
     for colour in pictures.COLOURS[:2]:  # both curves were drawn
       self.assertTrue(np.any(np.all(pixels == colour, axis=-1)))
     # Up to 500 frames, each point the mean of the last 3 logged values (fewer at the start).
