@@ -9,6 +9,7 @@
   spiral-jax mcmc     [flags of experiments.mcmc]       the MCMC baseline on MuJoCo Scenes
   spiral-jax agents                                     list the agents that ship, with figures
   spiral-jax ship     [flags of experiments.ship]       evaluate a run and ship its agent
+  spiral-jax view     [flags of experiments.view]       watch an agent paint, in a window
 
 `spiral-jax COMMAND --help` lists a command's flags. An error the user can cause (a missing or
 unreadable file, directory, checkpoint or dataset; a bad flag value) is one line on stderr and exit
@@ -22,7 +23,7 @@ COMMANDS = {"train": "experiments.train", "evaluate": "experiments.evaluate",
             "paint": "experiments.paint", "render": "experiments.render",
             "demo": "experiments.demo", "figures": "experiments.figures",
             "mcmc": "experiments.mcmc", "agents": "experiments.agents",
-            "ship": "experiments.ship"}
+            "ship": "experiments.ship", "view": "experiments.view"}
 
 
 def command_help(name, module):

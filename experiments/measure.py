@@ -20,18 +20,7 @@ def evaluate(workdir=None, split="test", data_dir=None, num_images=1000, batch_s
              greedy=True, renderer=None, seed=0, agent=None, dataset=None):
   """Runs the agent on targets; returns (summary dict, renders, targets)."""
   config, params, info = setups.load_agent(agent, workdir)
-  config.data.split = split
-  if dataset:
-    config.data.name = dataset
-  elif agent and config.data.name in ("mnist", "mnist_sample") and not data_dir:
-    config.data.name = "mnist_sample"  # a shipped agent: the shipped test digits
-  if data_dir:
-    if config.data.name == "mnist_sample":
-      config.data.name = "mnist"
-    config.data.data_dir = data_dir
-  if renderer:
-    config.env.name = renderer
-  config.data.limit = num_images
+  setups.choose_targets(config, bool(agent), split, data_dir, dataset, renderer, num_images)
   setup, labels = setups.make_setup(config, with_labels=True, in_memory=True)
   policy, _, _ = training.build_agent(config, setup)
   if not policy.conditional:

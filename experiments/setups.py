@@ -116,6 +116,27 @@ def load_agent(agent=None, workdir=None):
   return config, params, dict(meta["counters"], workdir=workdir)
 
 
+def choose_targets(config, shipped, split="test", data_dir=None, dataset=None, renderer=None,
+                   limit=0):
+  """Points an agent's run config at the images to paint, in place: `split` of `dataset` (default
+  the agent's own; a shipped MNIST agent without `data_dir` uses the shipped test digits), read
+  from `data_dir` if given, at most `limit` of them (0: all), rendered by `renderer` (default the
+  agent's own)."""
+  config.data.split = split
+  if dataset:
+    config.data.name = dataset
+  elif shipped and config.data.name in ("mnist", "mnist_sample") and not data_dir:
+    config.data.name = "mnist_sample"  # a shipped agent: the shipped test digits
+  if data_dir:
+    if config.data.name == "mnist_sample":
+      config.data.name = "mnist"
+    config.data.data_dir = data_dir
+  if renderer:
+    config.env.name = renderer
+  config.data.limit = limit
+  return config
+
+
 def load_run(workdir):
   """(config, policy parameters, checkpoint meta) of a training run's newest checkpoint."""
   checkpointer = checkpoint_lib.Checkpointer(os.path.join(workdir, "checkpoints"), create=False)

@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-APT_PACKAGES=(libmypaint-1.5-1 mypaint-brushes libosmesa6 libcairo2)
+# The viewer's window (pyglet: OpenGL, fonts) and the virtual display its tests open it on.
+APT_PACKAGES=(libmypaint-1.5-1 mypaint-brushes libosmesa6 libcairo2 libgl1 libglx-mesa0
+              libgl1-mesa-dri libfontconfig1 libfreetype6 fonts-dejavu-core xvfb xauth)
 PYTHON=${PYTHON:-python3}
 
 log() { echo "[bootstrap] $*" >&2; }
@@ -15,7 +17,7 @@ for pkg in "${APT_PACKAGES[@]}"; do
 done
 if ((${#missing[@]})); then
   if ! command -v apt-get >/dev/null; then
-    log "apt-get not found: install ${missing[*]} (libmypaint 1.5/1.6, its brushes, OSMesa) with your system's package manager, then run this again."
+    log "apt-get not found: install ${missing[*]} (libmypaint 1.5/1.6, its brushes, OSMesa, cairo, OpenGL, fonts, Xvfb) with your system's package manager, then run this again."
     exit 1
   fi
   SUDO=""
