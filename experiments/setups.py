@@ -19,12 +19,12 @@ from spiral_jax.data import images as images_lib
 
 def paint_config(env_config):
   from environments import paint_actions  # pylint: disable=import-outside-toplevel
-  return paint_actions.PaintConfig(**dict(env_config.kwargs))  # radii become a tuple there
+  return paint_actions.PaintConfig(**dict(env_config["kwargs"]))  # radii become a tuple there
 
 
 def scene_config(env_config):
   from environments import mujoco_scenes  # pylint: disable=import-outside-toplevel
-  return mujoco_scenes.SceneConfig(**dict(env_config.kwargs))  # sizes become a tuple there
+  return mujoco_scenes.SceneConfig(**dict(env_config["kwargs"]))  # sizes become a tuple there
 
 
 def make_setup(config, with_labels=False, load_data=True, in_memory=False):

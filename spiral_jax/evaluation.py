@@ -26,7 +26,7 @@ def l2_summary(renders, targets):
   """{"l2_mean", "l2_ci95", "num_images"} for (N, H, W, C) renders and targets."""
   l2 = l2_per_image(renders, targets)
   n = len(l2)
-  ci = 1.96 * float(np.std(l2, ddof=1)) / np.sqrt(n) if n > 1 else float("nan")
+  ci = 1.96 * float(np.std(l2, ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
   return {"l2_mean": float(np.mean(l2)), "l2_ci95": ci, "num_images": n}
 
 
