@@ -122,7 +122,7 @@ class SceneProgram:
 
   def __init__(self, config, actions):
     self.config = config
-    self.actions = [dict(a, location=tuple(a["location"])) for a in actions]
+    self.actions = [scene_actions.validate_action(a, config) for a in actions]
 
   def __len__(self):
     return len(self.actions)

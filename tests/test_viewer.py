@@ -12,7 +12,7 @@ import numpy as np
 
 from environments import libmypaint
 from environments import programs
-from experiments import view
+from experiments import viewing
 from spiral_jax.viewer import runtime as runtime_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -24,7 +24,7 @@ class RuntimeTest(absltest.TestCase):
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
-    cls.runtime = view.make_runtime(agent="mnist_small", num_images=3, speed=4.0, hold_s=1.0)
+    cls.runtime = viewing.make_runtime(agent="mnist_small", num_images=3, speed=4.0, hold_s=1.0)
 
   def setUp(self):
     super().setUp()
@@ -119,12 +119,64 @@ class RuntimeTest(absltest.TestCase):
                           self.runtime.driver.params, None)
 
 
+class OtherRenderersAndRunsTest(absltest.TestCase):
+
+  def test_mujoco_scenes_with_an_unconditional_agent(self):
+    import jax  # pylint: disable=import-outside-toplevel
+    from environments import mujoco_scenes  # pylint: disable=import-outside-toplevel
+    from experiments import setups  # pylint: disable=import-outside-toplevel
+    from spiral_jax.networks import policy as policy_lib  # pylint: disable=import-outside-toplevel
+    config = mujoco_scenes.SceneConfig(canvas_size=32, episode_length=3)
+    env = mujoco_scenes.MujocoScenes.from_config(config)
+    policy = policy_lib.Policy(env.observation_spec(), env.action_spec())
+    env_config = {"name": "mujoco_scenes", "kwargs": config.to_dict()}
+    runtime = runtime_lib.Runtime(env, policy, policy.init(jax.random.PRNGKey(0)),
+                                  save=viewing.save_painting(env_config), speed=8.0,
+                                  episode_length=3)
+    self.assertEqual(runtime.picture().shape, (32, 32, 3))  # the canvas alone
+    self.assertEqual(runtime.advance(1.0), 3)
+    self.assertTrue(runtime.done)
+    self.assertNotIn("l2", runtime.status_line())
+    paths = runtime.save(self.create_tempdir().full_path)
+    self.assertEqual(sorted(os.path.splitext(p)[1] for p in paths), [".json", ".png"])
+    scene = programs.load([p for p in paths if p.endswith(".json")][0])
+    self.assertLen(scene.actions, 3)
+    self.assertEqual(setups.scene_config(env_config), scene.config)
+
+  def test_a_run_reloads_its_newest_checkpoint(self):
+    workdir = self.create_tempdir().full_path
+    tiny = ["--config.max_minutes=0", "--config.progress=False", "--config.learner.batch_size=8",
+            "--config.env.kwargs.canvas_size=16", "--config.env.kwargs.grid_size=4",
+            "--config.env.kwargs.episode_length=3", "--config.checkpoint_every_updates=1",
+            "--config.checkpoint_every_minutes=0"]
+    train = lambda updates, *more: subprocess.run(
+        [sys.executable, "-m", "experiments.train", f"--workdir={workdir}",
+         f"--config.max_updates={updates}", *tiny, *more], cwd=ROOT, capture_output=True,
+        text=True, timeout=600)
+    result = train(1)
+    self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+    runtime = viewing.make_runtime(workdir=workdir, num_images=2)
+    self.assertIn("checkpoint 1", runtime.status_line())
+    first = runtime.driver.params
+    runtime.next_target()
+    self.assertIn("checkpoint 1", runtime.status_line())  # nothing newer yet
+    result = train(2, "--resume")
+    self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+    runtime.next_target()
+    self.assertIn("checkpoint 2", runtime.status_line())
+    self.assertIn("loaded checkpoint 2", runtime.status_line())
+    import jax  # pylint: disable=import-outside-toplevel
+    changed = [not np.array_equal(a, b) for a, b in zip(jax.tree.leaves(first),
+                                                         jax.tree.leaves(runtime.driver.params))]
+    self.assertTrue(any(changed))
+
+
 WINDOW_SCRIPT = r"""
 import json, sys
 import numpy as np
-from experiments import view
+from experiments import viewing
 from spiral_jax.viewer import window
-runtime = view.make_runtime(agent="mnist_small", num_images=2)
+runtime = viewing.make_runtime(agent="mnist_small", num_images=2)
 viewer = window.Viewer(runtime, save_dir=sys.argv[1])
 key = viewer.pyglet.window.key
 viewer.on_key_press(key.SPACE, 0)
