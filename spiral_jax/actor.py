@@ -11,11 +11,15 @@ an error, not a silent truncation.
 
 Failure: an exception in an actor thread is kept with its traceback, the pool's stop event is set,
 and `ActorPool.get` raises `ActorError` carrying it within its poll interval, so a run never hangs
-on a dead actor.
+on a dead actor. Each environment is watched (`WatchedEnv`): a canvas that does not match the
+observation spec is an error naming the environment, and a `step` or `reset` that has not
+returned after `env_timeout_s` (once the actor's first batch, which may compile, is done) stops
+the run with an error naming the environment, instead of a silent hang.
 """
 
 import queue
 import threading
+import time
 import traceback
 
 import jax
@@ -26,6 +30,50 @@ from spiral_jax import trajectory as trajectory_lib
 
 class ActorError(RuntimeError):
   """An actor thread failed; the message holds its traceback."""
+
+
+class WatchedEnv:
+  """A dm_env environment whose calls are timed and whose canvases are checked against its spec.
+
+  `busy_since` is when the call under way started (None between calls); `watch` turns the
+  timing on (off while the first batch may compile)."""
+
+  def __init__(self, env):
+    self.env = env
+    self.name = type(env).__name__
+    self.busy_since = None
+    self.call = None
+    self.watch = False
+    spec = env.observation_spec()
+    spec = spec.get("canvas") if isinstance(spec, dict) else None
+    self._shape = None if spec is None else tuple(spec.shape)
+
+  def _timed(self, call, *args):
+    self.call = call
+    self.busy_since = time.monotonic()
+    try:
+      timestep = getattr(self.env, call)(*args)
+    finally:
+      self.busy_since = None
+    canvas = np.asarray(timestep.observation["canvas"])
+    if self._shape is not None and canvas.shape != self._shape:
+      raise ValueError(f"Environment {self.name}.{call}() returned a canvas of shape "
+                       f"{canvas.shape}; its observation spec says {self._shape}.")
+    return timestep
+
+  def reset(self):
+    return self._timed("reset")
+
+  def step(self, action):
+    return self._timed("step", action)
+
+  def close(self):
+    self.env.close()
+
+  def stuck_for(self, now):
+    """Seconds the call under way has taken, when watched; else 0."""
+    since = self.busy_since
+    return now - since if self.watch and since is not None else 0.0
 
 
 class ParamsStore:
@@ -110,7 +158,7 @@ class ActorPool:
   """
 
   def __init__(self, env_factory, policy, params_store, num_actors, envs_per_actor, key,
-               target_fn=None, queue_size=8, poll_s=0.5):
+               target_fn=None, queue_size=8, poll_s=0.5, env_timeout_s=60.0):
     self._env_factory = env_factory
     self._policy = policy
     self._params_store = params_store
@@ -122,6 +170,9 @@ class ActorPool:
     self._error = None
     self._error_lock = threading.Lock()
     self._poll_s = poll_s
+    self._env_timeout_s = env_timeout_s
+    self._watched = []
+    self._hung = False
     self._step_fn = jax.jit(policy.step)
     self._threads = [threading.Thread(target=self._run, args=(i,), name=f"actor-{i}", daemon=True)
                      for i in range(num_actors)]
@@ -134,7 +185,8 @@ class ActorPool:
 
   def _run(self, actor_id):
     try:
-      envs = [self._env_factory() for _ in range(self._envs_per_actor)]
+      envs = [WatchedEnv(self._env_factory()) for _ in range(self._envs_per_actor)]
+      self._watched.extend(envs)
       key = jax.random.fold_in(self._key, actor_id)
       batch_index = 0
       while not self._stop.is_set():
@@ -145,6 +197,8 @@ class ActorPool:
         batch = run_episodes(envs, self._policy, self._step_fn, params,
                              jax.random.fold_in(key, batch_index), targets)
         batch_index += 1
+        for env in envs:  # compiled by now: from here on a slow call is a hang
+          env.watch = True
         while not self._stop.is_set():
           try:
             self._queue.put((batch, version), timeout=self._poll_s)
@@ -160,6 +214,18 @@ class ActorPool:
       self._stop.set()
 
   def _raise_if_failed(self):
+    if self._error is None and self._env_timeout_s:
+      now = time.monotonic()
+      for env in list(self._watched):
+        if env.stuck_for(now) > self._env_timeout_s:
+          with self._error_lock:
+            if self._error is None:
+              self._error = (f"Environment {env.name}.{env.call}() has not returned for "
+                             f"{env.stuck_for(now):.0f} s (env_timeout_s={self._env_timeout_s:g}):"
+                             " the renderer hangs. The run stops; its actor thread is abandoned.")
+          self._hung = True
+          self._stop.set()
+          break
     if self._error is not None:
       raise ActorError(self._error)
 
@@ -186,5 +252,5 @@ class ActorPool:
   def stop(self, join_timeout_s=10.0):
     self._stop.set()
     for thread in self._threads:
-      thread.join(join_timeout_s)
+      thread.join(0.0 if self._hung else join_timeout_s)  # a hung renderer never returns
     self._raise_if_failed()

@@ -17,6 +17,7 @@ from spiral_jax.networks import discriminator as disc_lib
 from spiral_jax.networks import policy as policy_lib
 
 MODES = ("threaded", "anakin")
+ENV_TIMEOUT_S = 10.0
 
 
 class ConfigError(ValueError):
@@ -39,6 +40,9 @@ class TrainingConfig:
     queue_size: episode batches the actors may queue before they wait.
     actor_timeout_s: the learner's longest wait for the actors' next batch before it stops with
       an error.
+    env_timeout_s: the longest an environment's step() or reset() may take in an actor thread
+      (after the actor's first batch, which may compile) before the run stops with an error naming
+      it (0 = forever). Configs written before it existed get ENV_TIMEOUT_S.
     iterations_per_call: Anakin iterations per jitted call.
     policy, discriminator, learner: the networks' and learners' settings.
     blind: the policy never sees its intermediate canvases (paper section 4.3).
@@ -74,6 +78,7 @@ class TrainingConfig:
   picture_every_minutes: float
   log_every_updates: int
   progress: bool
+  env_timeout_s: float = ENV_TIMEOUT_S
 
   def __post_init__(self):
     if self.mode not in MODES:
@@ -85,7 +90,7 @@ class TrainingConfig:
         raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)!r}.")
     non_negative = ("num_actors", "max_frames", "max_updates", "max_minutes",
                     "checkpoint_every_minutes", "checkpoint_every_updates",
-                    "picture_every_minutes", "actor_timeout_s")
+                    "picture_every_minutes", "actor_timeout_s", "env_timeout_s")
     for name in non_negative:
       if getattr(self, name) < 0:
         raise ConfigError(f"{name} must not be negative, got {getattr(self, name)!r}.")
@@ -99,6 +104,7 @@ class TrainingConfig:
   def from_config(cls, config) -> "TrainingConfig":
     """Validates an experiment config (ConfigDict or dict) and freezes it."""
     raw = _to_dict(config)
+    raw.setdefault("env_timeout_s", ENV_TIMEOUT_S)  # runs and agents from before it existed
     _check_keys(raw, _field_types(cls), "the run config")
     values = dict(raw)
     nested = {"policy": policy_lib.PolicyConfig, "discriminator": disc_lib.DiscriminatorConfig,

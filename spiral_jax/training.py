@@ -356,7 +356,8 @@ class _ThreadedLoop(_Loop):
     if config.num_actors > 0:
       self.pool = actor_lib.ActorPool(self.setup.env_factory, self.policy, self.store,
                                       config.num_actors, config.envs_per_actor, self.actor_key,
-                                      self.target_fn, queue_size=config.queue_size).start()
+                                      self.target_fn, queue_size=config.queue_size,
+                                      env_timeout_s=config.env_timeout_s).start()
     else:
       self.envs = [self.setup.env_factory() for _ in range(config.envs_per_actor)]
       self.step_fn = jax.jit(self.policy.step)

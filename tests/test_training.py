@@ -234,7 +234,46 @@ class _FailingEnv(squares_env.Squares):
     return super().step(action)
 
 
+class _LaterFaultEnv(squares_env.Squares):
+  """Works for its first 600 steps (past the learner's compilation), then hangs or returns a canvas of
+  the wrong shape; records when the fault began."""
+
+  fault = "hang"
+  began = []
+
+  def __init__(self):
+    super().__init__()
+    self._steps = 0
+
+  def step(self, action):
+    self._steps += 1
+    if self._steps > 600:
+      _LaterFaultEnv.began.append(time.monotonic())
+      if self.fault == "hang":
+        time.sleep(3600)
+      timestep = super().step(action)
+      return timestep._replace(observation={"canvas": timestep.observation["canvas"][:-1]})
+    return super().step(action)
+
+
 class FaultTest(absltest.TestCase):
+
+  def _stops_naming_the_environment(self, fault, message):
+    setup = squares_setup()
+    _LaterFaultEnv.fault, _LaterFaultEnv.began = fault, []
+    setup.env_factory = _LaterFaultEnv
+    with self.assertRaisesRegex(actor_lib.ActorError, message):
+      training.run(small_config(num_actors=1, envs_per_actor=2, max_updates=1000,
+                                env_timeout_s=2.0), setup, self.create_tempdir().full_path)
+    self.assertLess(time.monotonic() - min(_LaterFaultEnv.began), 2.0 + 5.0)
+
+  def test_a_hanging_renderer_stops_the_run_naming_it(self):
+    self._stops_naming_the_environment("hang", r"_LaterFaultEnv.step\(\) has not returned")
+
+  def test_a_wrong_canvas_stops_the_run_naming_it(self):
+    self._stops_naming_the_environment(
+        "shape", r"(?s)_LaterFaultEnv.step\(\) returned a canvas of shape \(15, 16, 3\); its "
+        r"observation spec says \(16, 16, 3\)")
 
   def test_an_actor_exception_stops_the_run_with_its_traceback(self):
     setup = squares_setup()

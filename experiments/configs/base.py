@@ -8,7 +8,9 @@ builds from a config) requires every field below and fills none in. Fields:
   mode: "anakin" (JAX renderer, one jitted loop) or "threaded" (actor threads, any dm_env).
   num_actors, envs_per_actor, queue_size: the threaded mode's actors (num_actors 0 = the learner
     runs the episodes itself, deterministically); actor_timeout_s: the longest the learner waits
-    for the actors' next batch before it stops with an error (0 = forever).
+    for the actors' next batch before it stops with an error (0 = forever); env_timeout_s: the
+    longest an environment's step() or reset() may take in an actor thread, after the actor's first
+    batch, before the run stops with an error naming it (0 = forever).
   iterations_per_call: Anakin iterations per jitted call.
   policy, blind: `spiral_jax.networks.policy.PolicyConfig` fields; a blind agent.
   discriminator: `spiral_jax.networks.discriminator.DiscriminatorConfig` fields.
@@ -51,6 +53,7 @@ def get_config(size="small"):
   config.envs_per_actor = 16
   config.queue_size = 8
   config.actor_timeout_s = 600.0
+  config.env_timeout_s = 10.0
   config.iterations_per_call = 1
   config.policy = _fields(policy_lib.SMALL if small else policy_lib.PAPER)
   config.blind = False
