@@ -17,7 +17,7 @@ from spiral_jax.networks import discriminator as disc_lib
 from spiral_jax.networks import policy as policy_lib
 
 MODES = ("threaded", "anakin")
-ENV_TIMEOUT_S = 10.0
+ENV_TIMEOUT_S = 8.0
 
 
 class ConfigError(ValueError):
