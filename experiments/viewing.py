@@ -69,11 +69,9 @@ def make_runtime(agent=None, workdir=None, renderer=None, dataset=None, split="t
   targets = setup.images.first(min(num_images, len(setup.images))) if policy.conditional else None
   reload = None
   label = info.get("agent") or ""
-  if workdir:
-    step = info.get("updates")
-    label = f"checkpoint {step:.0f}"
-    reload = checkpoint_reloader(workdir, None)
-    reload()  # remembers the step just loaded
+  if workdir:  # checkpoints are named by their update count
+    label = f"checkpoint {info['updates']:.0f}"
+    reload = checkpoint_reloader(workdir, int(info["updates"]))
   return runtime_lib.Runtime(setup.env_factory(), policy, params, targets, reload=reload,
                              save=save_painting(config.env), speed=speed, hold_s=hold_s,
                              greedy=not sample, key=jax.random.PRNGKey(0), label=label,

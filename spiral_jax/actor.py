@@ -28,6 +28,9 @@ import numpy as np
 from spiral_jax import trajectory as trajectory_lib
 
 
+ENV_TIMEOUT_S = 8.0  # the longest an environment call may take once an actor is warmed up
+
+
 class ActorError(RuntimeError):
   """An actor thread failed; the message holds its traceback."""
 
@@ -158,7 +161,7 @@ class ActorPool:
   """
 
   def __init__(self, env_factory, policy, params_store, num_actors, envs_per_actor, key,
-               target_fn=None, queue_size=8, poll_s=0.5, env_timeout_s=60.0):
+               target_fn=None, queue_size=8, poll_s=0.5, env_timeout_s=ENV_TIMEOUT_S):
     self._env_factory = env_factory
     self._policy = policy
     self._params_store = params_store

@@ -12,12 +12,13 @@ The network and learner settings are the library's own frozen dataclasses
 import dataclasses
 from typing import Any, Mapping
 
+from spiral_jax import actor as actor_lib
 from spiral_jax import learner as learner_lib
 from spiral_jax.networks import discriminator as disc_lib
 from spiral_jax.networks import policy as policy_lib
 
 MODES = ("threaded", "anakin")
-ENV_TIMEOUT_S = 8.0
+ENV_TIMEOUT_S = actor_lib.ENV_TIMEOUT_S
 
 
 class ConfigError(ValueError):

@@ -91,10 +91,8 @@ class Runtime:
     self.episode_length = episode_length
     self.driver = PolicyDriver(policy, params, key if key is not None else jax.random.PRNGKey(0),
                                greedy)
-    self.conditional = policy.conditional
     self.paused = False
     self.target_index = 0
-    self.episodes = 0
     self.message = ""
     self._clock = 0.0
     self._held = 0.0
@@ -110,11 +108,17 @@ class Runtime:
         self.message = f"loaded {self.label}"
     self.driver.reset()
     self.timestep = self.env.reset()
-    self.t = 0
     self.actions = []
-    self.last_action = None
     self._clock = self._held = 0.0
-    self.episodes += 1
+
+  @property
+  def t(self):
+    """Actions taken in this episode."""
+    return len(self.actions)
+
+  @property
+  def last_action(self):
+    return self.actions[-1] if self.actions else None
 
   @property
   def done(self):
@@ -145,8 +149,6 @@ class Runtime:
     action = self.driver.act(self.timestep.observation, self.target)
     self.timestep = self.env.step(action)
     self.actions.append(action)
-    self.last_action = action
-    self.t += 1
     self.message = ""
     return action
 
