@@ -96,7 +96,7 @@ def run_config(saved):
   """The experiment config a checkpoint's meta carries, as a ConfigDict. Runs written before a
   setting existed get today's default for it from `experiments/configs/base.py`."""
   defaults = base.get_config(saved.get("size", "small")).to_dict()
-  for name in ("checkpoints_to_keep", "actor_timeout_s", "env_timeout_s"):
+  for name in ("checkpoints_to_keep", "actor_timeout_s", "env_timeout_s", "init_from"):
     saved.setdefault(name, defaults[name])
   return ml_collections.ConfigDict(saved)
 
@@ -147,5 +147,4 @@ def load_run(workdir):
   if not meta.get("config"):
     raise checkpoint_lib.CheckpointError(f"The checkpoint in {workdir} carries no config.")
   config = run_config(dict(meta["config"]))
-  learner = state["anakin"]["learner"] if "anakin" in state else state["learner"]
-  return config, learner["policy_params"], meta
+  return config, checkpoint_lib.learner_state_of(state)["policy_params"], meta

@@ -97,3 +97,9 @@ class Checkpointer:
 
   def close(self):
     self._manager.close()
+
+
+def learner_state_of(raw_state):
+  """The learner's part (policy_params, d_params ...) of a raw checkpoint state of either training
+  mode (`Checkpointer.restore_raw`)."""
+  return raw_state["anakin"]["learner"] if "anakin" in raw_state else raw_state["learner"]

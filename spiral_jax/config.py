@@ -55,6 +55,10 @@ class TrainingConfig:
       the end).
     log_every_updates: one metrics record per this many updates.
     progress: show a progress bar.
+    init_from: "" (fresh networks), or where a new run's first parameters come from: a training
+      run's directory (its newest checkpoint's policy and discriminator) or an agent file / shipped
+      agent name (its policy). The networks must have the same shapes; optimiser states and
+      counters start afresh. A resumed run ignores it. Configs written before it existed get "".
   """
   size: str
   seed: int
@@ -80,6 +84,7 @@ class TrainingConfig:
   log_every_updates: int
   progress: bool
   env_timeout_s: float = ENV_TIMEOUT_S
+  init_from: str = ""
 
   def __post_init__(self):
     if self.mode not in MODES:
@@ -106,6 +111,7 @@ class TrainingConfig:
     """Validates an experiment config (ConfigDict or dict) and freezes it."""
     raw = _to_dict(config)
     raw.setdefault("env_timeout_s", ENV_TIMEOUT_S)  # runs and agents from before it existed
+    raw.setdefault("init_from", "")
     _check_keys(raw, _field_types(cls), "the run config")
     values = dict(raw)
     nested = {"policy": policy_lib.PolicyConfig, "discriminator": disc_lib.DiscriminatorConfig,
@@ -122,6 +128,8 @@ class TrainingConfig:
     for name, kind in _field_types(cls).items():
       if kind in (int, float, bool):
         values[name] = _coerce(name, values[name], kind)
+    if not isinstance(values["init_from"], str):
+      raise ConfigError(f"init_from must be a path or an agent name, got {values['init_from']!r}.")
     values["env"] = _freeze(values["env"])
     values["data"] = _freeze(values["data"])
     return cls(**values)

@@ -38,6 +38,7 @@ from spiral_jax import config as config_lib
 from spiral_jax import learner as learner_lib
 from spiral_jax import metrics as metrics_lib
 from spiral_jax import pictures
+from spiral_jax import pretrained
 from spiral_jax import replay as replay_lib
 from spiral_jax import trajectory as trajectory_lib
 from spiral_jax.data import images as images_lib
@@ -86,6 +87,43 @@ def build_agent(config, setup):
   discriminator = disc_lib.Discriminator(canvas_shape, config.discriminator,
                                          conditional=learner_config.kind.network_conditional)
   return policy, discriminator, learner_config
+
+
+def initialised_from(fresh, source, learner_config):
+  """`fresh` (a new LearnerState) with the networks of `source`: a training run's directory (its
+  newest checkpoint's policy and discriminator) or an agent (a shipped name or an agent file; its
+  policy). Optimiser states start afresh. Raises ValueError naming the first parameters whose
+  shapes differ when the networks do not match."""
+  if os.path.isdir(source):
+    checkpointer = checkpoint_lib.Checkpointer(os.path.join(source, "checkpoints"), create=False)
+    try:
+      raw, _ = checkpointer.restore_raw()
+    finally:
+      checkpointer.close()
+    learner = checkpoint_lib.learner_state_of(raw)
+    parts = {"policy_params": learner["policy_params"], "d_params": learner["d_params"],
+             "sn_state": learner["sn_state"]}
+  else:
+    parts = {"policy_params": pretrained.load(source).params}
+  for name, tree in parts.items():
+    _check_same_shapes(getattr(fresh, name), tree, source, name)
+  parts = {name: jax.tree.map(np.asarray, tree) for name, tree in parts.items()}
+  fresh = fresh._replace(**parts)
+  return fresh._replace(
+      policy_opt_state=learner_lib.policy_optimiser(learner_config).init(fresh.policy_params),
+      d_opt_state=learner_lib.discriminator_optimiser(learner_config).init(fresh.d_params))
+
+
+def _check_same_shapes(like, tree, source, name):
+  shapes = lambda t: {jax.tree_util.keystr(p): np.shape(x)
+                      for p, x in jax.tree_util.tree_flatten_with_path(t)[0]}
+  want, got = shapes(like), shapes(tree)
+  differ = [f"{k}: {got.get(k, 'missing')} instead of {v}" for k, v in want.items()
+            if got.get(k) != v] + [f"{k}: not in this run" for k in got if k not in want]
+  if differ:
+    raise ValueError(f"init_from={source!r} does not fit this run's networks ({name}: "
+                     f"{'; '.join(differ[:3])}): start from a run or agent with the same "
+                     "canvas, action space and network sizes.")
 
 
 def _stop_on_signals(stop):
@@ -154,6 +192,8 @@ def run(config, setup, workdir, resume=False):
   fresh = learner_lib.init(policy, discriminator, learner_config, jax.random.fold_in(base_key, 0))
   checkpointer = checkpoint_lib.Checkpointer(os.path.join(workdir, "checkpoints"),
                                              config.checkpoints_to_keep)
+  if config.init_from and not (resume and checkpointer.latest_step() is not None):
+    fresh = initialised_from(fresh, config.init_from, learner_config)
   writer = metrics_lib.MetricsWriter(workdir) if jax.process_index() == 0 else None
   loop = _AnakinLoop if config.mode == "anakin" else _ThreadedLoop
   try:

@@ -22,11 +22,14 @@ import orbax.checkpoint as orbax_checkpoint
 from environments import jax_paint
 from environments import libmypaint
 from environments import paint_actions
+from experiments import setups
 from experiments.configs import base
 from spiral_jax import actor as actor_lib
 from spiral_jax import anakin
 from spiral_jax import checkpoint as checkpoint_lib
+from spiral_jax import learner as learner_lib
 from spiral_jax import metrics as metrics_lib
+from spiral_jax import pretrained
 from spiral_jax import training
 from spiral_jax.data import images as images_lib
 from spiral_jax.networks import policy as policy_lib
@@ -404,6 +407,56 @@ class FaultTest(absltest.TestCase):
       if process.poll() is None:
         process.kill()
       shutil.rmtree(workdir, ignore_errors=True)
+
+
+class InitFromTest(absltest.TestCase):
+  """`init_from`: a new run starts from another run's or an agent's networks (fine-tuning)."""
+
+  def test_a_run_starts_from_another_runs_networks(self):
+    first = self.create_tempdir().full_path
+    training.run(small_config(max_updates=2), squares_setup(), first)
+    raw, _ = checkpoint_lib.Checkpointer(os.path.join(first, "checkpoints")).restore_raw()
+    trained = checkpoint_lib.learner_state_of(raw)
+    # One update at learning rate 0 keeps the networks as they started.
+    second = self.create_tempdir().full_path
+    training.run(small_config(**{"max_updates": 1, "init_from": first, "seed": 7,
+                                 "learner.policy_learning_rate": 0.0,
+                                 "learner.discriminator_learning_rate": 0.0}),
+                 squares_setup(), second)
+    raw, meta = checkpoint_lib.Checkpointer(os.path.join(second, "checkpoints")).restore_raw()
+    started = checkpoint_lib.learner_state_of(raw)
+    self.assertEqual(meta["counters"]["updates"], 1)  # counters start afresh
+    self.assertEqual(meta["config"]["init_from"], first)
+    for name in ("policy_params", "d_params"):
+      jax.tree.map(np.testing.assert_array_equal, started[name], trained[name])
+    fresh = self.create_tempdir().full_path
+    training.run(small_config(max_updates=1, seed=7), squares_setup(), fresh)
+    raw, _ = checkpoint_lib.Checkpointer(os.path.join(fresh, "checkpoints")).restore_raw()
+    differs = jax.tree.leaves(jax.tree.map(
+        lambda a, b: not np.array_equal(a, b),
+        checkpoint_lib.learner_state_of(raw)["policy_params"], trained["policy_params"]))
+    self.assertTrue(any(differs))
+
+  def test_a_shipped_agents_policy(self):
+    agent = pretrained.load("mnist_small")
+    setup = setups.make_setup(setups.run_config(agent.config.to_dict()), load_data=False)
+    policy, discriminator, learner_config = training.build_agent(agent.config, setup)
+    fresh = learner_lib.init(policy, discriminator, learner_config, jax.random.PRNGKey(3))
+    started = training.initialised_from(fresh, "mnist_small", learner_config)
+    jax.tree.map(np.testing.assert_array_equal, started.policy_params, agent.params)
+    jax.tree.map(np.testing.assert_array_equal, started.d_params, fresh.d_params)
+
+  def test_networks_that_do_not_fit_get_one_clear_error(self):
+    first = self.create_tempdir().full_path
+    training.run(small_config(max_updates=1), squares_setup(), first)
+    with self.assertRaisesRegex(ValueError, "does not fit this run's networks.*policy_params.*"
+                                "same canvas, action space and network sizes"):
+      training.run(small_config(**{"max_updates": 1, "init_from": first,
+                                   "policy.lstm_size": 16}), squares_setup(),
+                   self.create_tempdir().full_path)
+    with self.assertRaisesRegex(pretrained.AgentError, "No agent 'no_such_agent'"):
+      training.run(small_config(max_updates=1, init_from="no_such_agent"), squares_setup(),
+                   self.create_tempdir().full_path)
 
 
 if __name__ == "__main__":

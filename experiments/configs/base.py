@@ -18,6 +18,8 @@ builds from a config) requires every field below and fills none in. Fields:
   max_frames, max_updates, max_minutes: stop at the first reached (0 = no limit).
   checkpoint_every_minutes, checkpoint_every_updates (0 = never; a run always checkpoints at its
     end), checkpoints_to_keep, picture_every_minutes, log_every_updates, progress.
+  init_from: "" (fresh networks), or a training run's directory or an agent (a shipped name or an
+    agent file) whose networks a new run starts from (fine-tuning; the shapes must match).
 """
 
 import dataclasses
@@ -54,6 +56,7 @@ def get_config(size="small"):
   config.queue_size = 8
   config.actor_timeout_s = 600.0
   config.env_timeout_s = 8.0
+  config.init_from = ""
   config.iterations_per_call = 1
   config.policy = _fields(policy_lib.SMALL if small else policy_lib.PAPER)
   config.blind = False
