@@ -33,7 +33,8 @@ flags.DEFINE_string("workdir", None, "A training run's directory (instead of --a
 flags.DEFINE_string("dataset", None, "mnist, mnist_sample, folder, omniglot ... (default: the "
                     "agent's own; for a shipped MNIST agent the shipped sample, or mnist when "
                     "--data_dir is given).")
-flags.DEFINE_string("split", "test", "Dataset split, optionally sliced: test, train[55000:] ...")
+flags.DEFINE_string("split", None, "Dataset split, optionally sliced: test, train[55000:] ... "
+                    "(default: the agent's held-out split; test for MNIST).")
 flags.DEFINE_string("data_dir", None, "The dataset's directory, if not the agent's.")
 flags.DEFINE_integer("num_images", 1000, "How many targets (the first N of the split).")
 flags.DEFINE_integer("batch_size", 64, "Episodes run at once.")

@@ -16,7 +16,7 @@ from spiral_jax import evaluation
 from spiral_jax import training
 
 
-def evaluate(workdir=None, split="test", data_dir=None, num_images=1000, batch_size=64,
+def evaluate(workdir=None, split=None, data_dir=None, num_images=1000, batch_size=64,
              greedy=True, renderer=None, seed=0, agent=None, dataset=None):
   """Runs the agent on targets; returns (summary dict, renders, targets)."""
   config, params, info = setups.load_agent(agent, workdir)
@@ -38,7 +38,7 @@ def evaluate(workdir=None, split="test", data_dir=None, num_images=1000, batch_s
   if labels is not None and config.data.name.startswith("mnist"):
     summary["recognised"] = classifier_lib.recognised(classifier_lib.load(), renders,
                                                       labels[:num_images])
-  summary.update({"dataset": config.data.name, "split": split, "greedy": greedy,
+  summary.update({"dataset": config.data.name, "split": config.data.split, "greedy": greedy,
                   "renderer": config.env.name, "frames": int(info.get("frames", 0)),
                   "updates": int(info.get("updates", 0))})
   if agent:

@@ -116,20 +116,34 @@ def load_agent(agent=None, workdir=None):
   return config, params, dict(meta["counters"], workdir=workdir)
 
 
-def choose_targets(config, shipped, split="test", data_dir=None, dataset=None, renderer=None,
+# The samples shipped with the package, by the dataset they sample: a shipped agent of that
+# dataset paints them when no data directory is given (their split "test" is its held-out set).
+SAMPLES = {"mnist": "mnist_sample", "omniglot": "omniglot_sample"}
+
+
+def held_out_split(config):
+  """The split an agent's figures are measured on: its run config's data.test_split if it names
+  one (e.g. Omniglot's held-out alphabets), else "test"."""
+  return config.data.get("test_split", None) or "test"
+
+
+def choose_targets(config, shipped, split=None, data_dir=None, dataset=None, renderer=None,
                    limit=0):
-  """Points an agent's run config at the images to paint, in place: `split` of `dataset` (default
-  the agent's own; a shipped MNIST agent without `data_dir` uses the shipped test digits), read
-  from `data_dir` if given, at most `limit` of them (0: all), rendered by `renderer` (default the
-  agent's own)."""
-  config.data.split = split
+  """Points an agent's run config at the images to paint, in place: `split` (default: the held-out
+  split, `held_out_split`) of `dataset` (default the agent's own; a shipped agent of a dataset with
+  a shipped sample uses the sample's test split when no `data_dir` is given), read from `data_dir`
+  if given, at most `limit` of them (0: all), rendered by `renderer` (default the agent's own)."""
+  own = {sample: name for name, sample in SAMPLES.items()}.get(config.data.name, config.data.name)
   if dataset:
     config.data.name = dataset
-  elif shipped and config.data.name in ("mnist", "mnist_sample") and not data_dir:
-    config.data.name = "mnist_sample"  # a shipped agent: the shipped test digits
+  elif shipped and own in SAMPLES and not data_dir:
+    config.data.name = SAMPLES[own]  # a shipped agent: the shipped held-out sample
+  elif data_dir:
+    config.data.name = own
+  if not split:
+    split = "test" if config.data.name in SAMPLES.values() else held_out_split(config)
+  config.data.split = split
   if data_dir:
-    if config.data.name == "mnist_sample":
-      config.data.name = "mnist"
     config.data.data_dir = data_dir
   if renderer:
     config.env.name = renderer

@@ -25,22 +25,27 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", None, "The training run to ship.")
 flags.DEFINE_string("name", None, "The agent's name (a file name: letters, digits, _).")
 flags.DEFINE_string("out", None, "Where the agent file goes (default: the package).")
-flags.DEFINE_string("data_dir", None, "The test digits' directory (default: the shipped sample).")
-flags.DEFINE_string("split", "test", "The split to evaluate on.")
+flags.DEFINE_string("data_dir", None, "The test images' directory (default: the shipped sample of "
+                    "the agent's dataset, if any, else the run's own data directory).")
+flags.DEFINE_string("split", None, "The held-out split to evaluate on, recorded as the agent's "
+                    "data.test_split (default: the run config's test_split, else test).")
 flags.DEFINE_integer("num_images", 1000, "Test targets evaluated.")
 flags.DEFINE_bool("libmypaint", True, "Also evaluate with libmypaint.")
 flags.DEFINE_string("note", "", "A line on how the agent was trained (recorded).")
 
 
-def ship(workdir, name, out=None, data_dir=None, split="test", num_images=1000,
+def ship(workdir, name, out=None, data_dir=None, split=None, num_images=1000,
          with_libmypaint=True, note=""):
   """Evaluates the run and writes its agent file; returns the recorded info."""
   if not name or not name.replace("_", "").isalnum():
     raise ValueError(f"An agent name is letters, digits and _, not {name!r}.")
   config, params, meta = setups.load_run(workdir)
+  if split:
+    config.data.test_split = split
   tc = training.training_config(config)
   setup = setups.make_setup(config, load_data=False)
-  dataset = "mnist" if data_dir else "mnist_sample"
+  own = {s: n for n, s in setups.SAMPLES.items()}.get(tc.data["name"], tc.data["name"])
+  dataset = setups.SAMPLES.get(own, own) if not data_dir else own
   info = {"conditional": tc.conditional, "frames": int(meta["counters"]["frames"]),
           "updates": int(meta["counters"]["updates"]),
           "hours": round(float(meta["counters"]["elapsed_s"]) / 3600, 3),
@@ -49,7 +54,8 @@ def ship(workdir, name, out=None, data_dir=None, split="test", num_images=1000,
   renderers = [tc.env["name"]] + (["libmypaint"] if with_libmypaint
                                   and tc.env["name"] != "libmypaint" else [])
   for renderer in renderers:
-    summary, _, _ = measure.evaluate(workdir, split, data_dir, num_images, renderer=renderer,
+    held_out = None if dataset in setups.SAMPLES.values() else setups.held_out_split(config)
+    summary, _, _ = measure.evaluate(workdir, held_out, data_dir, num_images, renderer=renderer,
                                      dataset=dataset)
     info["evaluation"][renderer] = {k: summary[k] for k in (
         "l2_mean", "l2_ci95", "recognised", "blank_l2", "num_images", "dataset", "split")

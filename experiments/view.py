@@ -27,7 +27,8 @@ flags.DEFINE_string("workdir", None, "A training run's directory (instead of --a
 flags.DEFINE_string("renderer", None, "The environment to paint with: libmypaint, jax_paint or "
                     "mujoco_scenes (default: libmypaint for painting agents, else the agent's).")
 flags.DEFINE_string("dataset", None, "Targets from this dataset (default: the agent's own).")
-flags.DEFINE_string("split", "test", "The targets' split, optionally sliced.")
+flags.DEFINE_string("split", None, "The targets' split, optionally sliced (default: the "
+                    "agent's held-out split).")
 flags.DEFINE_string("data_dir", None, "The dataset's directory, if not the agent's.")
 flags.DEFINE_integer("num_images", 100, "How many targets to cycle through.")
 flags.DEFINE_float("speed", 4.0, "Actions per second.")

@@ -57,7 +57,7 @@ def checkpoint_reloader(workdir, loaded_step):
   return reload
 
 
-def make_runtime(agent=None, workdir=None, renderer=None, dataset=None, split="test",
+def make_runtime(agent=None, workdir=None, renderer=None, dataset=None, split=None,
                  data_dir=None, num_images=100, speed=4.0, sample=False, hold_s=2.0):
   """The runtime for an agent (shipped or a run), painting with `renderer`."""
   config, params, info = setups.load_agent(agent, workdir)

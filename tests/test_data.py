@@ -129,6 +129,27 @@ class PipelineTest(absltest.TestCase):
 
 
 
+class OmniglotSampleTest(absltest.TestCase):
+  """The shipped Omniglot sample: the `omniglot` agent's held-out drawings."""
+
+  def test_held_out_drawings_at_canvas_size(self):
+    drawings = datasets.open_images("omniglot_sample", split="test", size=64)
+    self.assertLen(drawings, 1900)
+    first = datasets.load("omniglot_sample", split="test[:10]", size=64)
+    self.assertEqual(first.shape, (10, 64, 64, 1))
+    np.testing.assert_allclose(first, drawings.take(np.arange(10)), atol=1 / 255)
+    # white paper, dark ink: mostly paper, some ink in every drawing
+    self.assertGreater(first.mean(), 0.85)
+    self.assertTrue(np.all(first.reshape(10, -1).min(axis=1) < 0.5))
+    colour = datasets.load("omniglot_sample", split="test[:2]", size=32, grayscale=False)
+    self.assertEqual(colour.shape, (2, 32, 32, 3))
+    with self.assertRaisesRegex(images.DataError, "has the split test, not 'background'"):
+      datasets.load("omniglot_sample", split="background", size=64)
+    with self.assertRaisesRegex(images.DataError, "holds no images"):
+      datasets.load("omniglot_sample", split="test[5:5]", size=64)
+
+
+
 SHARED = os.path.dirname(SHARED_MNIST)
 
 

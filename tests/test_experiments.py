@@ -10,6 +10,7 @@ from PIL import Image, ImageDraw
 
 from experiments import measure
 from experiments import figures
+from experiments import line_drawings
 from experiments import setups
 from experiments.configs import base
 from spiral_jax import evaluation
@@ -208,6 +209,57 @@ class EvaluateTest(absltest.TestCase):
                                             renderer="libmypaint")
     self.assertEqual(on_libmypaint["renderer"], "libmypaint")
     self.assertTrue(0.0 < on_libmypaint["l2_mean"] < 1.0)
+
+
+class TargetsTest(absltest.TestCase):
+  """Which images an agent is measured on when the command does not say."""
+
+  def _config(self, name, **data):
+    config = base.get_config("small")
+    config.data.name = name
+    config.data.update(data)
+    return config
+
+  def test_shipped_agents_use_the_shipped_held_out_sample(self):
+    for own, sample in (("mnist", "mnist_sample"), ("omniglot", "omniglot_sample")):
+      config = setups.choose_targets(self._config(own, split="train"), shipped=True)
+      self.assertEqual((config.data.name, config.data.split), (sample, "test"))
+
+  def test_with_a_data_directory_the_held_out_split_of_the_full_dataset(self):
+    config = setups.choose_targets(
+        self._config("omniglot", split="background[:16260]", test_split="background[17380:]"),
+        shipped=True, data_dir="/data/omniglot")
+    self.assertEqual((config.data.name, config.data.split, config.data.data_dir),
+                     ("omniglot", "background[17380:]", "/data/omniglot"))
+    config = setups.choose_targets(self._config("mnist_sample"), shipped=False,
+                                   data_dir="/data/mnist", split="train[55000:]")
+    self.assertEqual((config.data.name, config.data.split), ("mnist", "train[55000:]"))
+    config = setups.choose_targets(self._config("omniglot", test_split="background[17380:]"),
+                                   shipped=True, dataset="folder", data_dir="/drawings")
+    self.assertEqual((config.data.name, config.data.data_dir), ("folder", "/drawings"))
+
+
+class LineDrawingsTest(absltest.TestCase):
+  """The out-of-domain line drawings: black on white, Omniglot's size, a function of the seed."""
+
+  def test_three_kinds_of_drawings(self):
+    first, again = self.create_tempdir().full_path, self.create_tempdir().full_path
+    self.assertEqual(line_drawings.write(first, num=4, seed=3),
+                     {"shapes": 4, "letters": 4, "digits": 4})
+    line_drawings.write(again, num=4, seed=3)
+    for kind in line_drawings.KINDS:
+      names = sorted(os.listdir(os.path.join(first, kind)))
+      self.assertLen(names, 4)
+      for name in names:
+        drawing = np.asarray(Image.open(os.path.join(first, kind, name)))
+        self.assertEqual(drawing.shape, (105, 105))
+        ink = (drawing < 128).mean()
+        self.assertTrue(0.01 < ink < 0.4, f"{kind}/{name}: {ink:.3f} of it is ink")
+        np.testing.assert_array_equal(drawing,
+                                      np.asarray(Image.open(os.path.join(again, kind, name))))
+    folder = datasets.load("folder", first, size=64)
+    self.assertEqual(folder.shape, (12, 64, 64, 1))
+    self.assertGreater(folder.mean(), 0.6)  # read as white paper with dark ink
 
 
 class FiguresTest(absltest.TestCase):

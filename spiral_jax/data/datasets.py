@@ -45,7 +45,8 @@ def open_images(name, data_dir=None, split="train", size=64, limit=None, graysca
   """A named image set at canvas size as an `images.ImageSet` (batches drawn from a seed).
 
   name: "mnist" (the original IDX files in data_dir), "mnist_sample" (shipped; no data_dir;
-  splits train, 10,000 digits, and test, 1,000): held in memory as uint8. "omniglot" / "celeba"
+  splits train, 10,000 digits, and test, 1,000) and "omniglot_sample" (shipped; split test: the
+  `omniglot` agent's 1,900 held-out drawings): held in memory as uint8. "omniglot" / "celeba"
   (built once with tensorflow-datasets from the original files in data_dir, see
   `spiral_jax.data.tfds_builders`; splits background / evaluation, and train) and "folder" (every
   image file under data_dir; grey when `grayscale`): read when drawn, so that memory stays bounded
@@ -54,6 +55,13 @@ def open_images(name, data_dir=None, split="train", size=64, limit=None, graysca
   """
   if name in ("mnist", "mnist_sample"):
     return open_labelled(name, data_dir, split, size, limit, grayscale)[0]
+  if name == "omniglot_sample":
+    base, part = parse_split(split)
+    raw = images.omniglot_sample(base)[part][:limit or None]
+    if not len(raw):
+      raise images.DataError(f"Split {split!r} of omniglot_sample holds no images.")
+    canvas = images.raw_to_canvas(raw, size, grayscale)
+    return images.ArrayImages(np.round(canvas * 255.0).astype(np.uint8))
   if name == "folder":
     return images.FolderImages(data_dir, size, grayscale, limit)
   if name.startswith("tfds:"):
@@ -64,7 +72,7 @@ def open_images(name, data_dir=None, split="train", size=64, limit=None, graysca
     from spiral_jax.data import tfds_builders  # pylint: disable=import-outside-toplevel
     return tfds_builders.open_images(name, data_dir, split, size, grayscale, limit)
   raise images.DataError(f"Unknown dataset {name!r}: known are 'mnist', 'mnist_sample', "
-                         "'omniglot', 'celeba', 'folder' and 'tfds:NAME'.")
+                         "'omniglot', 'omniglot_sample', 'celeba', 'folder' and 'tfds:NAME'.")
 
 
 def load_labelled(name, data_dir=None, split="train", size=64, limit=None, grayscale=True):

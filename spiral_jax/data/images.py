@@ -19,6 +19,7 @@ from PIL import Image
 
 SAMPLE_DIR = os.path.join(os.path.dirname(__file__), "samples")
 MNIST_SAMPLE = os.path.join(SAMPLE_DIR, "mnist_sample.npz")
+OMNIGLOT_SAMPLE = os.path.join(SAMPLE_DIR, "omniglot_sample.npz")
 MNIST_FILES = {"train": "train-images-idx3-ubyte", "test": "t10k-images-idx3-ubyte"}
 MNIST_LABEL_FILES = {"train": "train-labels-idx1-ubyte", "test": "t10k-labels-idx1-ubyte"}
 
@@ -75,6 +76,15 @@ def mnist_sample(split="test"):
     if f"{split}_images" not in f.files:
       raise DataError(f"The shipped MNIST sample has splits train and test, not {split!r}.")
     return f[f"{split}_images"], f[f"{split}_labels"]
+
+
+def omniglot_sample(split="test"):
+  """Drawings (N, 105, 105) uint8 (255 = ink) of the Omniglot sample shipped with the package (MIT;
+  see samples/README): "test" holds the `omniglot` agent's 1,900 held-out drawings."""
+  with np.load(OMNIGLOT_SAMPLE) as f:
+    if f"{split}_images" not in f.files:
+      raise DataError(f"The shipped Omniglot sample has the split test, not {split!r}.")
+    return f[f"{split}_images"]
 
 
 def ink_to_canvas(images):

@@ -1,0 +1,28 @@
+"""The `omniglot` agent (paper section 4.4, Figs. 5b and 6): the paper's painting set-up of
+`mnist_long` (64x64 canvas, 32x32 grid, 20 strokes, small networks) on Omniglot's background split,
+with whole alphabets kept out of training:
+
+  background[:16260]        the first 26 alphabets (Alphabet_of_the_Magi ... N_Ko): training
+  background[16260:17380]   Ojibwe and Sanskrit: validation (for choices while training)
+  background[17380:]        Syriac, Tagalog and Tifinagh (1,900 drawings): the held-out test set
+
+(the builder orders the split by alphabet name, then character, then drawer). The shipped agent
+started from the `mnist` run's networks (`init_from`, fine-tuning):
+
+  python -m experiments.train --config=experiments/configs/omniglot_long.py \
+      --data_dir=/data/omniglot --workdir=runs/omniglot --config.init_from=runs/mnist_long
+"""
+
+from experiments.configs import mnist_long
+
+TRAIN = "background[:16260]"
+VALIDATION = "background[16260:17380]"
+TEST = "background[17380:]"
+
+
+def get_config(size="small"):
+  config = mnist_long.get_config(size)
+  config.data.name = "omniglot"
+  config.data.split = TRAIN
+  config.data.test_split = TEST  # what `spiral-jax evaluate` measures by default
+  return config
