@@ -1,4 +1,5 @@
-"""Evaluates a conditional agent on targets it did not train on: l2, recognised, blank l2.
+"""Evaluates an agent: a conditional one on targets it did not train on (l2, recognised, blank
+l2), an unconditional one on its samples (confident, class shares).
 
   spiral-jax evaluate --agent=mnist_small                       # a shipped agent, its test digits
   spiral-jax evaluate --workdir=outputs/train                   # a training run's newest checkpoint
@@ -6,6 +7,8 @@
       --num_images=10000
   spiral-jax evaluate --agent=mnist_small --renderer=libmypaint # the same agent, libmypaint
   spiral-jax evaluate --agent=mnist_small --dataset=folder --data_dir=my_digits/
+  spiral-jax evaluate --agent=omniglot                          # its held-out alphabets
+  spiral-jax evaluate --agent=mnist_unconditional --num_images=1000   # 1,000 samples
 
 The agent runs greedily (`--sample` to sample) on the first --num_images targets of the split.
 Figures: `l2_mean` and `l2_ci95` (mean squared error per pixel to the target, with a 95%
@@ -14,6 +17,10 @@ as their target's label; MNIST only), `blank_l2` (the l2 of a blank canvas to th
 and `num_images`. The last line printed is one flat JSON object of them (and the settings); it is
 also written to --output (default WORKDIR/evaluation.json, or outputs/evaluate/NAME.json for a
 shipped agent), with evaluation.png (target | painting pairs) beside it.
+
+An unconditional agent paints --num_images sampled episodes; for MNIST the shipped classifier
+scores them: `confident` (the share it labels with probability > 0.9), `class_share_0` ...
+`class_share_9` and `class_min_share` (the rarest digit's share); evaluation.png shows 64 samples.
 """
 
 import json
@@ -62,8 +69,10 @@ def main(argv):
   with open(tmp, "w", encoding="utf-8") as f:
     json.dump(summary, f, indent=1)
   os.replace(tmp, output)
-  pictures.save_png(pictures.reconstructions(targets[:32], renders[:32]),
-                    os.path.join(os.path.dirname(os.path.abspath(output)), "evaluation.png"))
+  picture = (pictures.grid(renders[:64], 8, scale=2) if targets is None
+             else pictures.reconstructions(targets[:32], renders[:32]))
+  pictures.save_png(picture, os.path.join(os.path.dirname(os.path.abspath(output)),
+                                          "evaluation.png"))
   print(json.dumps(summary))
 
 

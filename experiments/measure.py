@@ -1,10 +1,12 @@
-"""Measures a conditional agent on targets it did not train on: the one function behind
-`spiral-jax evaluate`, `spiral-jax ship` and the lever study (`experiments/levers.py`).
+"""Measures an agent: the one function behind `spiral-jax evaluate`, `spiral-jax ship` and the
+lever study (`experiments/levers.py`). A conditional agent paints targets it did not train on; an
+unconditional one paints samples.
 
 Figures: `l2_mean` and `l2_ci95` (mean squared error per pixel to the target, with a 95%
 confidence interval), `recognised` (the share of paintings that the shipped MNIST classifier labels
 as their target's label; MNIST only), `blank_l2` (the l2 of a blank canvas to the same targets)
-and `num_images`.
+and `num_images`. Unconditional MNIST agents: `confident`, `class_min_share` and
+`class_share_0` ... `class_share_9` of their sampled paintings (`classifier.sample_quality`).
 """
 
 import jax
@@ -18,13 +20,14 @@ from spiral_jax import training
 
 def evaluate(workdir=None, split=None, data_dir=None, num_images=1000, batch_size=64,
              greedy=True, renderer=None, seed=0, agent=None, dataset=None):
-  """Runs the agent on targets; returns (summary dict, renders, targets)."""
+  """Runs the agent on targets; returns (summary dict, renders, targets). An unconditional agent
+  paints num_images samples instead (targets: None)."""
   config, params, info = setups.load_agent(agent, workdir)
+  if not training.training_config(config).conditional:
+    return _samples(config, params, info, num_images, batch_size, renderer, seed, agent)
   setups.choose_targets(config, bool(agent), split, data_dir, dataset, renderer, num_images)
   setup, labels = setups.make_setup(config, with_labels=True, in_memory=True)
   policy, _, _ = training.build_agent(config, setup)
-  if not policy.conditional:
-    raise ValueError("Only conditional agents reconstruct targets; this one is unconditional.")
   targets = setup.images.first(min(num_images, len(setup.images)))
   key = jax.random.PRNGKey(seed)
   if setup.functional_env is not None:
@@ -44,3 +47,26 @@ def evaluate(workdir=None, split=None, data_dir=None, num_images=1000, batch_siz
   if agent:
     summary["agent"] = info["agent"]
   return summary, renders, targets
+
+
+def _samples(config, params, info, num_images, batch_size, renderer, seed, agent):
+  """(summary, samples, None) of an unconditional agent: num_images sampled paintings."""
+  if renderer:
+    config.env.name = renderer
+  setup = setups.make_setup(config, load_data=False)
+  policy, _, _ = training.build_agent(config, setup)
+  key = jax.random.PRNGKey(seed)
+  if setup.functional_env is not None:
+    renders = evaluation.sample_functional(setup.functional_env, policy, params, num_images, key,
+                                           batch_size)
+  else:
+    renders, _ = evaluation.sample_dm_env(setup.env_factory, policy, params, num_images, key,
+                                          batch_size)
+  summary = {"num_images": int(len(renders))}
+  if config.data.name.startswith("mnist"):
+    summary.update(classifier_lib.sample_quality(classifier_lib.load(), renders))
+  summary.update({"dataset": config.data.name, "sampled": True, "renderer": config.env.name,
+                  "frames": int(info.get("frames", 0)), "updates": int(info.get("updates", 0))})
+  if agent:
+    summary["agent"] = info["agent"]
+  return summary, renders, None

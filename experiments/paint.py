@@ -1,13 +1,16 @@
-"""Paints your image with a trained conditional agent: PNG, SVG, GIF and the program.
+"""Paints your image with a trained conditional agent: PNG, SVG, GIF and the program; or samples
+of an unconditional one.
 
   spiral-jax paint --agent=mnist_small --image=digit.png               # a shipped agent, no training
+  spiral-jax paint --agent=mnist_unconditional --samples=64            # an unconditional agent
   python -m experiments.paint --workdir=outputs/train --image=digit.png --out_dir=outputs/paint
 
 The image is converted to the canvas's mode (grey or colour), centre-cropped to a square and
 resized to the canvas. Dark ink on light paper works best (that is what the agent saw). Writes in
 --out_dir: painting.png (the canvas), painting_256.png (the strokes re-rendered at 256x256),
 painting.svg, painting.gif (one frame per step), trace.png (input | render | re-render | each
-stroke in its own colour) and program.json.
+stroke in its own colour) and program.json. With --samples=N (an unconditional agent): samples.png,
+samples_256.png (the first 16 re-rendered), and sample_NNN.json / .svg.
 """
 
 import os
@@ -16,6 +19,7 @@ from absl import app
 from absl import flags
 from absl import logging
 import jax
+import numpy as np
 
 from environments import libmypaint
 from environments import programs
@@ -34,6 +38,8 @@ flags.DEFINE_string("workdir", None, "A training run's directory (default output
 flags.DEFINE_string("image", None, "The image file to paint.")
 flags.DEFINE_string("out_dir", "outputs/paint", "Where the results go.")
 flags.DEFINE_integer("big_size", 256, "Size of the re-render.")
+flags.DEFINE_integer("samples", 0, "An unconditional agent: paint this many samples (no --image).")
+flags.DEFINE_integer("sampling_seed", 0, "The samples' seed (with --samples).")
 
 
 def load_image(path, size, channels):
@@ -54,7 +60,8 @@ def paint(workdir, image_path, out_dir, big_size=256, agent=None):
   setup = setups.make_setup(config, load_data=False)
   policy, _, _ = training.build_agent(config, setup)
   if not policy.conditional:
-    raise ValueError("This run's agent is unconditional: it cannot paint a given image.")
+    raise ValueError("This run's agent is unconditional: it cannot paint a given image; paint "
+                     "samples with --samples=64 instead of --image.")
   target = load_image(image_path, paint_config.canvas_size, paint_config.channels)
   renders, actions = evaluation.reconstruct_dm_env(setup.env_factory, policy, params,
                                                    target[None], jax.random.PRNGKey(0),
@@ -74,13 +81,49 @@ def paint(workdir, image_path, out_dir, big_size=256, agent=None):
   return program
 
 
+def paint_samples(workdir, num, out_dir, big_size=256, agent=None, seed=0):
+  """Paints `num` samples with an unconditional agent (libmypaint): samples.png (a grid at canvas
+  size), samples_256.png (the first 16 re-rendered at big_size), and each sample's program
+  (sample_NNN.json) and SVG. Returns the Programs."""
+  config, params, _ = setups.load_agent(agent, workdir)
+  if config.env.name not in ("jax_paint", "libmypaint"):
+    raise ValueError(f"The agent painted with {config.env.name!r}, not a painting environment.")
+  config.env.name = "libmypaint"
+  paint_config = setups.paint_config(config.env)
+  setup = setups.make_setup(config, load_data=False)
+  policy, _, _ = training.build_agent(config, setup)
+  if policy.conditional:
+    raise ValueError("This agent is conditional: give it an image to paint (--image), not "
+                     "--samples.")
+  renders, actions = evaluation.sample_dm_env(setup.env_factory, policy, params, num,
+                                              jax.random.PRNGKey(seed))
+  programs_ = [programs.Program(paint_config, [{k: v[t] for k, v in a.items()}
+                                               for t in range(len(a["flag"]))]) for a in actions]
+  os.makedirs(out_dir, exist_ok=True)
+  out = lambda name: os.path.join(out_dir, name)
+  pictures.save_png(pictures.grid(renders, 8, scale=2), out("samples.png"))
+  big = np.stack([libmypaint.render_program(p, big_size) for p in programs_[:16]])
+  pictures.save_png(pictures.grid(big, 4), out("samples_256.png"))
+  for i, program in enumerate(programs_):
+    program.save(out(f"sample_{i:03d}.json"))
+    program.save_svg(out(f"sample_{i:03d}.svg"), size=big_size)
+  return programs_
+
+
 def main(argv):
   del argv
   if not FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)
-  if not FLAGS.image:
-    raise app.UsageError("Give the image to paint: --image=PATH.")
   workdir = FLAGS.workdir or (None if FLAGS.agent else "outputs/train")
+  if FLAGS.samples:
+    painted = paint_samples(workdir, FLAGS.samples, FLAGS.out_dir, FLAGS.big_size, FLAGS.agent,
+                            FLAGS.sampling_seed)
+    print(f"Painted {len(painted)} samples: {FLAGS.out_dir}/samples.png, samples_256.png, "
+          "sample_NNN.json and .svg")
+    return
+  if not FLAGS.image:
+    raise app.UsageError("Give the image to paint (--image=PATH), or --samples=N for an "
+                         "unconditional agent.")
   program = paint(workdir, FLAGS.image, FLAGS.out_dir, FLAGS.big_size, FLAGS.agent)
   print(f"Painted {FLAGS.image} in {sum(a['flag'] for a in program.actions)} strokes: "
         f"{FLAGS.out_dir}/painting.png, painting.svg, painting.gif, trace.png, program.json")

@@ -105,6 +105,20 @@ def recognised(classifier: Classifier, canvases: np.ndarray, labels: np.ndarray)
   return float(np.mean(predicted == np.asarray(labels)))
 
 
+def sample_quality(classifier: Classifier, canvases: np.ndarray,
+                   threshold: float = 0.9) -> dict:
+  """How digit-like an unconditional agent's samples are (paper Fig. 4a): `confident`, the share
+  the classifier labels with probability > threshold; `class_share_0` ... `class_share_9`, the
+  share of samples labelled each digit; `class_min_share`, the smallest of those (a generator that
+  paints only ones scores 0); `num_images`."""
+  predicted, probabilities = classifier.predict(canvases)
+  shares = np.bincount(predicted, minlength=NUM_CLASSES) / max(len(predicted), 1)
+  quality = {"confident": float(np.mean(probabilities.max(axis=-1) > threshold)),
+             "class_min_share": float(shares.min()), "num_images": int(len(predicted))}
+  quality.update({f"class_share_{c}": float(share) for c, share in enumerate(shares)})
+  return quality
+
+
 # Training.
 
 def _augment(rng: np.random.Generator, ink: np.ndarray) -> np.ndarray:

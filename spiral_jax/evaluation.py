@@ -1,4 +1,5 @@
-"""Evaluation of a conditional agent: reconstruct target images and measure the l2 to them.
+"""Evaluation: a conditional agent reconstructs target images (and the l2 to them is measured);
+an unconditional one paints samples.
 
 l2 is the paper's measure (Fig. 8): the mean squared error per pixel between the final render and
 the target, images in [0, 1]. `l2_summary` gives its mean over images with a 95% confidence
@@ -30,34 +31,58 @@ def l2_summary(renders, targets):
   return {"l2_mean": float(np.mean(l2)), "l2_ci95": ci, "num_images": n}
 
 
-def _batches(targets, batch_size):
-  for start in range(0, len(targets), batch_size):
-    yield start, targets[start:start + batch_size]
+def _chunks(count, batch_size):
+  """(start, size) of the batches that paint `count` episodes."""
+  return [(start, min(batch_size, count - start)) for start in range(0, count, batch_size)]
 
 
 def reconstruct_functional(env, policy, params, targets, key, batch_size=64, greedy=False):
   """Final renders (N, H, W, C) of the agent on each target, with a JAX (functional) env."""
+  targets = np.asarray(targets, np.float32)
+  return _functional(env, policy, params, key, _chunks(len(targets), batch_size), greedy,
+                     lambda start, n: jnp.asarray(targets[start:start + n]))
+
+
+def sample_functional(env, policy, params, num, key, batch_size=64):
+  """`num` final renders (N, H, W, C) of an unconditional agent's sampled episodes, with a JAX
+  (functional) env."""
+  return _functional(env, policy, params, key, _chunks(num, batch_size), False,
+                     lambda start, n: None)
+
+
+def _functional(env, policy, params, key, chunks, greedy, targets_of):
   run = jax.jit(functools.partial(anakin_lib.rollout, env, policy, greedy=greedy),
                 static_argnums=(2,))
-  renders = []
-  for start, batch in _batches(np.asarray(targets, np.float32), batch_size):
-    traj = run(params, jax.random.fold_in(key, start), len(batch), jnp.asarray(batch))
-    renders.append(np.asarray(traj.final_canvas))
+  renders = [np.asarray(run(params, jax.random.fold_in(key, start), n,
+                            targets_of(start, n)).final_canvas) for start, n in chunks]
   return np.concatenate(renders)
 
 
 def reconstruct_dm_env(env_factory, policy, params, targets, key, batch_size=64, greedy=False):
   """Final renders (N, H, W, C) of the agent on each target, with dm_env environments; also
   returns the episodes' actions (a list of per-image dicts of (T, ...) arrays)."""
+  targets = np.asarray(targets, np.float32)
+  return _dm_env(env_factory, policy, params, key, _chunks(len(targets), batch_size), greedy,
+                 lambda start, n: targets[start:start + n])
+
+
+def sample_dm_env(env_factory, policy, params, num, key, batch_size=64):
+  """`num` final renders of an unconditional agent's sampled episodes with dm_env environments,
+  and their actions (as `reconstruct_dm_env`)."""
+  return _dm_env(env_factory, policy, params, key, _chunks(num, batch_size), False,
+                 lambda start, n: None)
+
+
+def _dm_env(env_factory, policy, params, key, chunks, greedy, targets_of):
   step = jax.jit(functools.partial(policy.step, greedy=greedy))
-  envs = [env_factory() for _ in range(min(batch_size, len(targets)))]
+  envs = [env_factory() for _ in range(max(n for _, n in chunks))]
   renders, actions = [], []
   try:
-    for start, batch in _batches(np.asarray(targets, np.float32), batch_size):
-      traj = actor_lib.run_episodes(envs[:len(batch)], policy, step, params,
-                                    jax.random.fold_in(key, start), batch)
+    for start, n in chunks:
+      traj = actor_lib.run_episodes(envs[:n], policy, step, params,
+                                    jax.random.fold_in(key, start), targets_of(start, n))
       renders.append(traj.final_canvas)
-      actions += [{k: v[i] for k, v in traj.action.items()} for i in range(len(batch))]
+      actions += [{k: v[i] for k, v in traj.action.items()} for i in range(n)]
   finally:
     for env in envs:
       env.close()

@@ -25,6 +25,22 @@ class ClassifierTest(absltest.TestCase):
     with self.assertRaisesRegex(ValueError, "square canvases"):
       clf.predict(images[:, :20])
 
+  def test_sample_quality_of_real_digits_and_of_a_one_class_generator(self):
+    clf = classifier_lib.load()
+    images, labels = datasets.load_labelled("mnist_sample", split="test", size=32)
+    real = classifier_lib.sample_quality(clf, images)
+    self.assertGreater(real["confident"], 0.9)
+    self.assertGreater(real["class_min_share"], 0.05)  # every digit is in the test sample
+    shares = [real[f"class_share_{c}"] for c in range(10)]
+    self.assertAlmostEqual(sum(shares), 1.0, places=6)
+    np.testing.assert_allclose(shares, np.bincount(labels, minlength=10) / len(labels), atol=0.02)
+    ones = classifier_lib.sample_quality(clf, images[labels == 1])
+    self.assertGreater(ones["class_share_1"], 0.95)
+    self.assertEqual(ones["class_min_share"], 0.0)  # paints only ones: not a success
+    self.assertEqual(ones["num_images"], int(np.sum(labels == 1)))
+    self.assertLess(classifier_lib.sample_quality(clf, np.ones_like(images[:50]))["confident"],
+                    real["confident"])
+
   def test_training_learns_and_saves(self):
     images, labels = datasets.load_labelled("mnist_sample", split="train[:1500]", size=32)
     test, test_labels = datasets.load_labelled("mnist_sample", split="test[:300]", size=32)

@@ -2,12 +2,15 @@
 
 import glob
 import os
+import subprocess
+import sys
 
 from absl.testing import absltest
 from absl.testing import parameterized
 import numpy as np
 from PIL import Image, ImageDraw
 
+from environments import programs
 from experiments import measure
 from experiments import figures
 from experiments import line_drawings
@@ -19,6 +22,8 @@ from spiral_jax import pictures
 from spiral_jax import training
 from spiral_jax.data import datasets
 from spiral_jax.data import images as images_lib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                           "experiments", "configs")
@@ -209,6 +214,40 @@ class EvaluateTest(absltest.TestCase):
                                             renderer="libmypaint")
     self.assertEqual(on_libmypaint["renderer"], "libmypaint")
     self.assertTrue(0.0 < on_libmypaint["l2_mean"] < 1.0)
+
+
+  def test_evaluate_and_paint_an_unconditional_agent(self):
+    config = _load_config("mnist_unconditional", "small")
+    config.update_from_flattened_dict({
+        "max_minutes": 0.0, "max_updates": 2, "progress": False, "learner.batch_size": 8,
+        "env.kwargs.canvas_size": 16, "env.kwargs.grid_size": 4, "env.kwargs.episode_length": 3})
+    workdir = self.create_tempdir().full_path
+    training.run(config, setups.make_setup(config), workdir)
+    summary, samples, targets = measure.evaluate(workdir, num_images=20, batch_size=8)
+    self.assertIsNone(targets)
+    self.assertEqual(samples.shape, (20, 16, 16, 1))
+    self.assertEqual(summary["num_images"], 20)
+    self.assertTrue(0.0 <= summary["confident"] <= 1.0)
+    self.assertAlmostEqual(sum(summary[f"class_share_{c}"] for c in range(10)), 1.0, places=6)
+    self.assertEqual(summary["class_min_share"],
+                     min(summary[f"class_share_{c}"] for c in range(10)))
+    _, other, _ = measure.evaluate(workdir, num_images=20, batch_size=8, seed=1)
+    self.assertFalse(np.array_equal(other, samples))  # sampled: another seed, other paintings
+    out_dir = self.create_tempdir().full_path
+    command = [sys.executable, "-m", "experiments.paint", f"--workdir={workdir}",
+               f"--out_dir={out_dir}", "--big_size=64"]
+    result = subprocess.run(command + ["--samples=5"], capture_output=True, text=True,
+                            cwd=ROOT, check=False)
+    self.assertEqual(result.returncode, 0, result.stderr[-2000:])
+    self.assertIn("Painted 5 samples", result.stdout)
+    for name in ("samples.png", "samples_256.png", "sample_000.json", "sample_004.svg"):
+      self.assertTrue(os.path.exists(os.path.join(out_dir, name)), name)
+    program = programs.load(os.path.join(out_dir, "sample_004.json"))
+    self.assertLen(program, 3)
+    result = subprocess.run(command + [f"--image={os.path.join(out_dir, 'samples.png')}"],
+                            capture_output=True, text=True, cwd=ROOT, check=False)
+    self.assertNotEqual(result.returncode, 0)
+    self.assertIn("unconditional", result.stderr)
 
 
 class TargetsTest(absltest.TestCase):
