@@ -17,6 +17,10 @@ def describe(name):
           f"{kwargs.get('episode_length')} steps, {agent.config.size} networks; "
           f"{agent.info['frames'] / 1e6:.1f} M frames, {agent.info['hours']:.2f} h")
   for renderer, figures in agent.info.get("evaluation", {}).items():
+    if "confident" in figures:  # an unconditional agent's samples
+      line += (f"; {renderer}: {figures['confident']:.1%} of {figures['num_images']} samples "
+               f"confidently digits, rarest digit {figures['class_min_share']:.1%}")
+      continue
     recognised = (f", recognised {figures['recognised']:.1%}" if "recognised" in figures
                   else "")
     line += (f"; {renderer}: l2 {figures['l2_mean']:.4f} ± {figures['l2_ci95']:.4f}"

@@ -2,6 +2,7 @@
 of an unconditional one.
 
   spiral-jax paint --agent=mnist_small --image=digit.png               # a shipped agent, no training
+  spiral-jax paint --agent=omniglot --held_out=7                       # its 8th held-out drawing
   spiral-jax paint --agent=mnist_unconditional --samples=64            # an unconditional agent
   python -m experiments.paint --workdir=outputs/train --image=digit.png --out_dir=outputs/paint
 
@@ -38,6 +39,8 @@ flags.DEFINE_string("workdir", None, "A training run's directory (default output
 flags.DEFINE_string("image", None, "The image file to paint.")
 flags.DEFINE_string("out_dir", "outputs/paint", "Where the results go.")
 flags.DEFINE_integer("big_size", 256, "Size of the re-render.")
+flags.DEFINE_integer("held_out", None, "Paint the agent's N-th held-out target (a shipped agent: "
+                     "from the shipped sample) instead of --image.")
 flags.DEFINE_integer("samples", 0, "An unconditional agent: paint this many samples (no --image).")
 flags.DEFINE_integer("sampling_seed", 0, "The samples' seed (with --samples).")
 
@@ -49,9 +52,19 @@ def load_image(path, size, channels):
   return images_lib.image_folder_image(path, size, channels == 1)
 
 
-def paint(workdir, image_path, out_dir, big_size=256, agent=None):
-  """Paints the image with a run's agent (workdir) or a shipped one (agent); returns the
-  Program."""
+def held_out_target(workdir, index, agent=None):
+  """The agent's `index`-th held-out target image (as `spiral-jax evaluate` measures it)."""
+  config, _, _ = setups.load_agent(agent, workdir)
+  setups.choose_targets(config, bool(agent), limit=index + 1)
+  images = setups.make_setup(config, in_memory=True).images
+  if index >= len(images):
+    raise ValueError(f"--held_out={index}: the held-out split has {len(images)} images.")
+  return images.first(index + 1)[index]
+
+
+def paint(workdir, image_path, out_dir, big_size=256, agent=None, target=None):
+  """Paints the image file (or the `target` image, float (H, W, C) at canvas size) with a run's
+  agent (workdir) or a shipped one (agent); returns the Program."""
   config, params, _ = setups.load_agent(agent, workdir)
   if config.env.name not in ("jax_paint", "libmypaint"):
     raise ValueError(f"The agent painted with {config.env.name!r}, not a painting environment.")
@@ -62,7 +75,8 @@ def paint(workdir, image_path, out_dir, big_size=256, agent=None):
   if not policy.conditional:
     raise ValueError("This run's agent is unconditional: it cannot paint a given image; paint "
                      "samples with --samples=64 instead of --image.")
-  target = load_image(image_path, paint_config.canvas_size, paint_config.channels)
+  if target is None:
+    target = load_image(image_path, paint_config.canvas_size, paint_config.channels)
   renders, actions = evaluation.reconstruct_dm_env(setup.env_factory, policy, params,
                                                    target[None], jax.random.PRNGKey(0),
                                                    greedy=True)
@@ -121,11 +135,15 @@ def main(argv):
     print(f"Painted {len(painted)} samples: {FLAGS.out_dir}/samples.png, samples_256.png, "
           "sample_NNN.json and .svg")
     return
-  if not FLAGS.image:
-    raise app.UsageError("Give the image to paint (--image=PATH), or --samples=N for an "
-                         "unconditional agent.")
-  program = paint(workdir, FLAGS.image, FLAGS.out_dir, FLAGS.big_size, FLAGS.agent)
-  print(f"Painted {FLAGS.image} in {sum(a['flag'] for a in program.actions)} strokes: "
+  target = None
+  if FLAGS.held_out is not None:
+    target = held_out_target(workdir, FLAGS.held_out, FLAGS.agent)
+  elif not FLAGS.image:
+    raise app.UsageError("Give the image to paint (--image=PATH or --held_out=N), or --samples=N "
+                         "for an unconditional agent.")
+  program = paint(workdir, FLAGS.image, FLAGS.out_dir, FLAGS.big_size, FLAGS.agent, target)
+  what = FLAGS.image if target is None else f"held-out target {FLAGS.held_out}"
+  print(f"Painted {what} in {sum(a['flag'] for a in program.actions)} strokes: "
         f"{FLAGS.out_dir}/painting.png, painting.svg, painting.gif, trace.png, program.json")
 
 

@@ -3,8 +3,8 @@
   python -m experiments.ship --workdir=outputs/train --name=mnist_small
   python -m experiments.ship --workdir=runs/paper --name=mnist --data_dir=/data/mnist
 
-It evaluates the run's newest checkpoint on the test split (with the JAX renderer it trained on,
-if any, and with libmypaint), then writes spiral_jax/pretrained/NAME.npz (or --out):
+It evaluates the run's newest checkpoint on the held-out split (with the JAX renderer it trained
+on, if any, and with libmypaint; an unconditional agent on its samples), then writes spiral_jax/pretrained/NAME.npz (or --out):
 `spiral_jax.pretrained.load(NAME)` and `spiral-jax paint --agent=NAME` use it. The last line is
 one JSON object of what was recorded.
 """
@@ -58,7 +58,8 @@ def ship(workdir, name, out=None, data_dir=None, split=None, num_images=1000,
     summary, _, _ = measure.evaluate(workdir, held_out, data_dir, num_images, renderer=renderer,
                                      dataset=dataset)
     info["evaluation"][renderer] = {k: summary[k] for k in (
-        "l2_mean", "l2_ci95", "recognised", "blank_l2", "num_images", "dataset", "split")
+        "l2_mean", "l2_ci95", "recognised", "blank_l2", "num_images", "dataset", "split",
+        "confident", "class_min_share")
                                     if k in summary}
   path = out or pretrained.path_of(name)
   pretrained.save(path, tc.to_dict(), params, setup.observation_spec, setup.action_spec, info)

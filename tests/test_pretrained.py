@@ -9,6 +9,7 @@ import sys
 from absl.testing import absltest
 import jax
 import numpy as np
+from PIL import Image, ImageDraw
 
 from experiments import measure
 from experiments import setups
@@ -53,7 +54,6 @@ class ShippedAgentsTest(absltest.TestCase):
     self.assertEqual(result.returncode, 0, result.stderr[-3000:])
     self.assertIn("mnist_small:", result.stdout)
     image = os.path.join(self.create_tempdir().full_path, "digit.png")
-    from PIL import Image, ImageDraw  # pylint: disable=import-outside-toplevel
     canvas = Image.new("L", (28, 28), 255)
     ImageDraw.Draw(canvas).line([(8, 4), (20, 4), (12, 24)], fill=0, width=3)
     canvas.save(image)
@@ -64,6 +64,17 @@ class ShippedAgentsTest(absltest.TestCase):
     self.assertEqual(result.returncode, 0, result.stderr[-3000:])
     for name in ("painting.png", "painting.svg", "painting.gif", "program.json", "trace.png"):
       self.assertTrue(os.path.exists(os.path.join(out_dir, name)), name)
+    held_out = self.create_tempdir().full_path
+    result = subprocess.run([CLI, "paint", "--agent=mnist_small", "--held_out=2",
+                             f"--out_dir={held_out}", "--big_size=64"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600)
+    self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+    self.assertIn("Painted held-out target 2", result.stdout)
+    trace = np.asarray(Image.open(os.path.join(held_out, "trace.png")))
+    target = measure.evaluate(agent="mnist_small", num_images=3)[2][2]
+    # the trace starts with the target as the agent saw it, enlarged to 64x64
+    step = 64 // target.shape[0]
+    self.assertLess(np.abs(trace[:64:step, :64:step, 0] / 255.0 - target[..., 0]).max(), 0.02)
     output = os.path.join(self.create_tempdir().full_path, "e.json")
     result = subprocess.run([CLI, "evaluate", "--agent=mnist_small", "--num_images=16",
                              f"--output={output}"], cwd=ROOT, capture_output=True, text=True,
@@ -99,7 +110,6 @@ class ShipTest(absltest.TestCase):
     for a, b in zip(jax.tree.leaves(agent.params), jax.tree.leaves(params)):
       np.testing.assert_array_equal(a, b)
     image = os.path.join(self.create_tempdir().full_path, "x.png")
-    from PIL import Image  # pylint: disable=import-outside-toplevel
     Image.new("L", (16, 16), 255).save(image)
     out_dir = self.create_tempdir().full_path
     result = subprocess.run([CLI, "paint", f"--agent={path}", f"--image={image}",
