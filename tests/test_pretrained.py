@@ -29,13 +29,13 @@ class ShippedAgentsTest(absltest.TestCase):
       path = pretrained.path_of(name)
       self.assertLess(os.path.getsize(path), 20e6, name)
       agent = pretrained.load(name)
-      self.assertTrue(agent.policy.conditional)
       self.assertGreater(agent.info["frames"], 0)
-      self.assertIn("l2_mean", agent.info["evaluation"][agent.config.env["name"]])
+      figure = "l2_mean" if agent.policy.conditional else "confident"
+      self.assertIn(figure, agent.info["evaluation"][agent.config.env["name"]])
 
   def test_shipped_agents_paint_far_better_than_random_weights(self):
     for name in pretrained.names():
-      trained, _, targets = measure.evaluate(agent=name, num_images=64, batch_size=64)
+      trained, renders, _ = measure.evaluate(agent=name, num_images=64, batch_size=64)
       agent = pretrained.load(name)
       random_file = os.path.join(self.create_tempdir().full_path, "random.npz")
       pretrained.save(random_file, agent.config.to_dict(),
@@ -44,9 +44,15 @@ class ShippedAgentsTest(absltest.TestCase):
       random, _, _ = measure.evaluate(agent=random_file, num_images=64, batch_size=64)
       print(name, trained, random)
       self.assertEqual(trained["num_images"], 64)
-      self.assertLess(trained["l2_mean"], 0.75 * min(random["l2_mean"], trained["blank_l2"]))
-      self.assertGreater(trained["recognised"], random["recognised"] + 0.3)
-      self.assertEqual(targets.shape[0], 64)
+      self.assertLen(renders, 64)
+      if not agent.policy.conditional:  # samples: the classifier reads digits in them
+        self.assertGreater(trained["confident"], random["confident"] + 0.3, name)
+        continue
+      self.assertLess(trained["l2_mean"], 0.75 * random["l2_mean"], name)
+      self.assertLess(trained["l2_mean"], trained["blank_l2"], name)
+      if "recognised" in trained:  # MNIST digits
+        self.assertLess(trained["l2_mean"], 0.75 * trained["blank_l2"], name)
+        self.assertGreater(trained["recognised"], random["recognised"] + 0.3, name)
 
   def test_command_line(self):
     result = subprocess.run([CLI, "agents"], cwd=ROOT, capture_output=True, text=True,
