@@ -40,6 +40,7 @@ EXTRAS = {
     "mujoco": ["mujoco>=4.0.0"],
     "data": ["tensorflow-datasets>=4.9.10", "importlib_resources>=6"],
     "viewer": ["pyglet>=2.1"],
+    "pbt": ["ray[tune]>=2.40"],
     "dev": ["pytest>=8", "pytest-xdist>=3", "rlax>=0.1.9", "cairosvg>=2.7", "tensorboard>=2.16",
             "nbclient>=0.10",
             "nbformat>=5.10", "ipykernel>=6"],

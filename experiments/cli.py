@@ -10,6 +10,7 @@
   spiral-jax agents                                     list the agents that ship, with figures
   spiral-jax ship     [flags of experiments.ship]       evaluate a run and ship its agent
   spiral-jax view     [flags of experiments.view]       watch an agent paint, in a window
+  spiral-jax pbt      [flags of experiments.pbt]        population-based training on Ray Tune
 
 `spiral-jax COMMAND --help` lists a command's flags. An error the user can cause (a missing or
 unreadable file, directory, checkpoint or dataset; a bad flag value) is one line on stderr and exit
@@ -23,7 +24,7 @@ COMMANDS = {"train": "experiments.train", "evaluate": "experiments.evaluate",
             "paint": "experiments.paint", "render": "experiments.render",
             "demo": "experiments.demo", "figures": "experiments.figures",
             "mcmc": "experiments.mcmc", "agents": "experiments.agents",
-            "ship": "experiments.ship", "view": "experiments.view"}
+            "ship": "experiments.ship", "view": "experiments.view", "pbt": "experiments.pbt"}
 
 
 def command_help(name, module):
@@ -56,7 +57,7 @@ def main(argv=None):
   verbose = any(a.startswith(("--verbosity", "-v=")) for a in argv[2:])
   try:
     app.run(module.main, argv=[f"spiral-jax {argv[1]}"] + argv[2:])
-  except (ValueError, OSError, checkpoint.CheckpointError) as e:
+  except (ValueError, OSError, ImportError, checkpoint.CheckpointError) as e:
     if verbose:
       raise
     message = " ".join(str(e).split()) or type(e).__name__

@@ -96,7 +96,7 @@ def run_config(saved):
   """The experiment config a checkpoint's meta carries, as a ConfigDict. Runs written before a
   setting existed get today's default for it from `experiments/configs/base.py`."""
   defaults = base.get_config(saved.get("size", "small")).to_dict()
-  for name in ("checkpoints_to_keep", "actor_timeout_s", "env_timeout_s", "init_from"):
+  for name in ("checkpoints_to_keep", "actor_timeout_s", "env_timeout_s", "init_from", "pbt"):
     saved.setdefault(name, defaults[name])
   return ml_collections.ConfigDict(saved)
 

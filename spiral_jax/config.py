@@ -59,6 +59,9 @@ class TrainingConfig:
       run's directory (its newest checkpoint's policy and discriminator) or an agent file / shipped
       agent name (its policy). The networks must have the same shapes; optimiser states and
       counters start afresh. A resumed run ignores it. Configs written before it existed get "".
+    pbt: population-based training's settings (experiments/pbt.py reads them: the mutated
+      hyper-parameters' ranges, fitness, population, perturbation interval); a single run ignores
+      them. Configs written before it existed get {} (experiments/pbt.py's defaults).
   """
   size: str
   seed: int
@@ -85,6 +88,7 @@ class TrainingConfig:
   progress: bool
   env_timeout_s: float = ENV_TIMEOUT_S
   init_from: str = ""
+  pbt: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
   def __post_init__(self):
     if self.mode not in MODES:
@@ -112,6 +116,7 @@ class TrainingConfig:
     raw = _to_dict(config)
     raw.setdefault("env_timeout_s", ENV_TIMEOUT_S)  # runs and agents from before it existed
     raw.setdefault("init_from", "")
+    raw.setdefault("pbt", {})
     _check_keys(raw, _field_types(cls), "the run config")
     values = dict(raw)
     nested = {"policy": policy_lib.PolicyConfig, "discriminator": disc_lib.DiscriminatorConfig,
@@ -132,6 +137,7 @@ class TrainingConfig:
       raise ConfigError(f"init_from must be a path or an agent name, got {values['init_from']!r}.")
     values["env"] = _freeze(values["env"])
     values["data"] = _freeze(values["data"])
+    values["pbt"] = _freeze(values["pbt"])
     return cls(**values)
 
   def to_dict(self) -> dict:

@@ -173,7 +173,7 @@ class _Clock:
     return False
 
 
-def run(config, setup, workdir, resume=False):
+def run(config, setup, workdir, resume=False, report=None, report_every_updates=0):
   """Trains until max_frames / max_updates / max_minutes (whichever comes first).
 
   `config`: an experiment config (ConfigDict or dict; validated into a TrainingConfig) or a
@@ -184,6 +184,11 @@ def run(config, setup, workdir, resume=False):
 
   Called from the main thread, SIGTERM or SIGINT (Ctrl-C) stops the run cleanly: the call under
   way finishes, a checkpoint is written and run() returns (a second signal kills it at once).
+
+  `report(metrics, checkpoint_dir)`, if given, is called every `report_every_updates` updates
+  after a checkpoint is written: `metrics` holds the frames and updates so far and the mean of each
+  logged figure since the last report; `checkpoint_dir` is that checkpoint's directory (a
+  population-based trainer hands it on; see experiments/pbt.py).
   """
   config = training_config(config)
   os.makedirs(workdir, exist_ok=True)
@@ -197,8 +202,10 @@ def run(config, setup, workdir, resume=False):
   writer = metrics_lib.MetricsWriter(workdir) if jax.process_index() == 0 else None
   loop = _AnakinLoop if config.mode == "anakin" else _ThreadedLoop
   try:
-    return loop(config, setup, workdir, policy, discriminator, fresh, base_key, checkpointer,
-                writer).train(resume)
+    trainer = loop(config, setup, workdir, policy, discriminator, fresh, base_key, checkpointer,
+                   writer)
+    trainer.report, trainer.report_every = report, report_every_updates
+    return trainer.train(resume)
   finally:
     checkpointer.close()
     if writer is not None:
@@ -225,6 +232,8 @@ class _Loop:
     self.wait_s = self.loop_s = 0.0
     self.run_frames = 0
     self.stop_requested = threading.Event()  # set by SIGTERM / SIGINT: checkpoint and return
+    self.report, self.report_every = None, 0  # see run()
+    self.since_report = []  # records logged since the last report
 
   # What a mode provides.
 
@@ -287,6 +296,9 @@ class _Loop:
         if checkpoint_clock.due() or (checkpoint_every and
                                       self.counters["updates"] % checkpoint_every < updates):
           self._save()
+        if self.report is not None and self.report_every and (
+            self.counters["updates"] % self.report_every < updates):
+          self._report()
       self._count_elapsed()
       if self.checkpointer.latest_step() != self.counters["updates"]:
         self._save()
@@ -313,6 +325,7 @@ class _Loop:
     record.update(extra)
     curve_value = record.get("l2", record.get("episode_return"))
     self.history.append((record["frames"], curve_value))
+    self.since_report.append(record)
     if self.writer is not None:
       self.writer.write(record)
     return record
@@ -325,6 +338,18 @@ class _Loop:
     self._count_elapsed()
     meta = {"counters": self.counters, "config": self.config.to_dict()}
     self.checkpointer.save(self.counters["updates"], self._state(), meta)
+
+  def _report(self):
+    if self.checkpointer.latest_step() != self.counters["updates"]:
+      self._save()
+    metrics = {"frames": self.counters["frames"], "updates": self.counters["updates"]}
+    names = {k for r in self.since_report for k, v in r.items()
+             if isinstance(v, (int, float)) and k not in metrics}
+    for name in sorted(names):
+      values = [r[name] for r in self.since_report if r.get(name) is not None]
+      metrics[name] = float(np.mean(values)) if values else None
+    self.since_report = []
+    self.report(metrics, os.path.join(self.checkpointer.directory, str(self.counters["updates"])))
 
   def _restore(self, like):
     state, meta = self.checkpointer.restore(like)

@@ -20,6 +20,11 @@ builds from a config) requires every field below and fills none in. Fields:
     end), checkpoints_to_keep, picture_every_minutes, log_every_updates, progress.
   init_from: "" (fresh networks), or a training run's directory or an agent (a shipped name or an
     agent file) whose networks a new run starts from (fine-tuning; the shapes must match).
+  pbt: population-based training (experiments/pbt.py; paper section 3.4): population,
+    perturbation_interval (updates between reports, exploits and explores), fitness ("auto": -l2
+    for conditional agents, D's score for unconditional ones; or "score", "l2"), and the log-uniform
+    ranges (low, high) the members' entropy_cost, policy_learning_rate and
+    discriminator_learning_rate are first drawn from and perturbed within.
 """
 
 import dataclasses
@@ -57,6 +62,10 @@ def get_config(size="small"):
   config.actor_timeout_s = 600.0
   config.env_timeout_s = 8.0
   config.init_from = ""
+  config.pbt = ml_collections.ConfigDict({
+      "population": 12, "perturbation_interval": 200, "fitness": "auto",
+      "entropy_cost": (1e-4, 0.1), "policy_learning_rate": (1e-4, 3e-3),
+      "discriminator_learning_rate": (3e-5, 1e-3)})
   config.iterations_per_call = 1
   config.policy = _fields(policy_lib.SMALL if small else policy_lib.PAPER)
   config.blind = False
