@@ -214,6 +214,13 @@ def load_images(data_dir=None, split="train", limit=None, config_name="default",
   the tfds dataset (the paper's scene config) is built there once and read back. Both give the
   same images for the same scene config.
   """
+  return load_scenes(data_dir, split, limit, config_name, scene_config, with_objects=False)[0]
+
+
+def load_scenes(data_dir=None, split="train", limit=None, config_name="default",
+                scene_config=None, with_objects=True):
+  """(images as `load_images` gives them, each scene's list of `SceneObject`s (None without
+  `with_objects`))."""
   scene_config = scene_config or scene_actions.SceneConfig()
   if config_name not in SPLIT_SIZES or split not in ("train", "test"):
     raise ValueError(f"MuJoCo Scenes has configs {sorted(SPLIT_SIZES)} and splits train and test; "
@@ -221,12 +228,21 @@ def load_images(data_dir=None, split="train", limit=None, config_name="default",
   if not data_dir:
     count = SPLIT_SIZES[config_name][0 if split == "train" else 1]
     seed = TRAIN_SEED if split == "train" else TEST_SEED
-    images, _ = generate(min(limit, count) if limit else count, seed=seed, config=scene_config)
-    return images.astype(np.float32) / 255.0
+    images, arrays = generate(min(limit, count) if limit else count, seed=seed,
+                              config=scene_config)
+    scenes = [arrays_to_objects({k: v[i] for k, v in arrays.items()})
+              for i in range(len(images))] if with_objects else None
+    return images.astype(np.float32) / 255.0, scenes
   if scene_config != SpiralMujocoScenes.SCENE:
     raise ValueError(f"The tfds MuJoCo Scenes dataset holds scenes of {SpiralMujocoScenes.SCENE}; "
                      f"this run's environment is {scene_config}. Leave data_dir empty to generate "
                      "matching scenes in memory.")
   builder = prepare(SpiralMujocoScenes(data_dir=os.path.expanduser(data_dir),
                                        config=config_name))
-  return tfds_local.read_images(builder, split, limit).astype(np.float32) / 255.0
+  if not with_objects:
+    return tfds_local.read_images(builder, split, limit).astype(np.float32) / 255.0, None
+  source = builder.as_data_source(split=split)
+  count = len(source) if not limit else min(limit, len(source))
+  rows = source.__getitems__(list(range(count)))
+  images = np.stack([r["image"] for r in rows]).astype(np.float32) / 255.0
+  return images, [arrays_to_objects(r) for r in rows]

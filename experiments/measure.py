@@ -30,17 +30,20 @@ def evaluate(workdir=None, split=None, data_dir=None, num_images=1000, batch_siz
   policy, _, _ = training.build_agent(config, setup)
   targets = setup.images.first(min(num_images, len(setup.images)))
   key = jax.random.PRNGKey(seed)
+  actions = None  # the episodes' actions, where the environment is a dm_env
   if setup.functional_env is not None:
     renders = evaluation.reconstruct_functional(setup.functional_env, policy, params, targets,
                                                 key, batch_size, greedy)
   else:
-    renders, _ = evaluation.reconstruct_dm_env(setup.env_factory, policy, params, targets, key,
-                                               batch_size, greedy)
+    renders, actions = evaluation.reconstruct_dm_env(setup.env_factory, policy, params, targets,
+                                                     key, batch_size, greedy)
   summary = evaluation.l2_summary(renders, targets)
   summary["blank_l2"] = float(np.mean(evaluation.l2_per_image(np.ones_like(targets), targets)))
   if labels is not None and config.data.name.startswith("mnist"):
     summary["recognised"] = classifier_lib.recognised(classifier_lib.load(), renders,
                                                       labels[:num_images])
+  if labels is not None and config.data.name == "mujoco_scenes":
+    summary.update(_scene_scores(config, actions, labels[:num_images]))
   summary.update({"dataset": config.data.name, "split": config.data.split, "greedy": greedy,
                   "renderer": config.env.name, "frames": int(info.get("frames", 0)),
                   "updates": int(info.get("updates", 0))})
@@ -70,3 +73,17 @@ def _samples(config, params, info, num_images, batch_size, renderer, seed, agent
   if agent:
     summary["agent"] = info["agent"]
   return summary, renders, None
+
+
+def _scene_scores(config, actions, scenes):
+  """Matching scores of the agent's scene programs against the true scenes
+  (`environments.scene_matching`)."""
+  from environments import programs  # pylint: disable=import-outside-toplevel
+  from environments import scene_matching  # pylint: disable=import-outside-toplevel
+  scene = setups.scene_config(config.env)
+  predicted = []
+  for episode in actions:
+    steps = len(episode["mode"])
+    predicted.append(programs.SceneProgram(
+        scene, [{k: v[t] for k, v in episode.items()} for t in range(steps)]).objects)
+  return scene_matching.score_scenes(predicted, scenes, scene)

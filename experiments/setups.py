@@ -74,8 +74,10 @@ def make_setup(config, with_labels=False, load_data=True, in_memory=False):
     if name != "mujoco_scenes":
       raise ValueError("The 'mujoco_scenes' dataset goes with the 'mujoco_scenes' environment.")
     from environments import mujoco_scenes_dataset  # pylint: disable=import-outside-toplevel
-    images = mujoco_scenes_dataset.load_images(data.data_dir or None, data.split,
-                                               data.limit or None, scene_config=scene)
+    # the labels of a scene: its objects (with_labels), for the matching scores
+    images, labels = mujoco_scenes_dataset.load_scenes(data.data_dir or None, data.split,
+                                                       data.limit or None, scene_config=scene,
+                                                       with_objects=with_labels)
   elif in_memory:
     images, labels = datasets.load_labelled(data.name, data.data_dir or None, data.split,
                                             canvas_size, data.limit or None, grayscale)

@@ -12,6 +12,8 @@ import numpy as np
 
 from environments import mujoco_scenes as ms
 from environments import mujoco_scenes_dataset as ds
+from environments import scene_actions
+from environments import scene_matching
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -211,6 +213,36 @@ class DatasetTest(absltest.TestCase):
       ds.load_images(split="validation")
 
 
+class MatchingTest(absltest.TestCase):
+  """Predicted objects matched to true ones: count and attribute accuracies."""
+
+  def test_a_perfect_scene_a_shuffled_one_and_wrong_ones(self):
+    config = scene_actions.SceneConfig()
+    true = ds.arrays_to_objects({k: v[3] for k, v in ds.sample()[1].items()})
+    while len(true) < 3:  # a scene with several objects
+      true = true + [scene_actions.SceneObject(1, (len(true), 0), 0, (0, 1, 2))]
+    self.assertEqual(scene_matching.score_scenes([true], [true], config)["object_accuracy"], 1.0)
+    shuffled = list(reversed(true))  # order does not matter: matching is by position
+    perfect = scene_matching.score_scenes([shuffled], [true], config)
+    self.assertEqual((perfect["count_accuracy"], perfect["object_accuracy"]), (1.0, 1.0))
+    first = true[0]
+    recoloured = [scene_actions.SceneObject(first.shape, first.location, first.size,
+                                            tuple((c + 1) % 4 for c in first.colour))] + true[1:]
+    scores = scene_matching.score_scenes([recoloured], [true], config)
+    n = len(true)
+    self.assertAlmostEqual(scores["object_accuracy"], (n - 1) / n)
+    self.assertAlmostEqual(scores["colour_accuracy"], (n - 1) / n)
+    self.assertEqual((scores["shape_accuracy"], scores["cell_accuracy"]), (1.0, 1.0))
+    missing = scene_matching.score_scenes([true[1:], []], [true, true], config)
+    self.assertEqual(missing["count_accuracy"], 0.0)  # an object short, and an empty scene
+    self.assertAlmostEqual(missing["object_accuracy"], (n - 1) / (2 * n))
+    moved = [scene_actions.SceneObject(o.shape, (o.location[0], (o.location[1] + 1) % 16), o.size,
+                                       o.colour) for o in true]
+    self.assertLess(scene_matching.score_scenes([moved], [true], config)["cell_accuracy"], 1.0)
+    with self.assertRaisesRegex(ValueError, "1 predicted scenes for 2"):
+      scene_matching.score_scenes([true], [true, true], config)
+
+
 class AgentTest(absltest.TestCase):
   """The agent drives MuJoCo Scenes from its specs alone: no agent code knows this renderer."""
 
@@ -255,6 +287,14 @@ class AgentTest(absltest.TestCase):
     self.assertTrue(all(np.isfinite(r["policy_loss"]) and np.isfinite(r["d_loss"])
                         for r in records))
     self.assertEqual(records[-1]["frames"], 4 * 8 * config.env.kwargs.episode_length)
+    # Evaluation scores the rebuilt scenes against the held-out ones (test split).
+    from experiments import measure  # pylint: disable=g-import-not-at-top
+    scores, renders, _ = measure.evaluate(workdir, num_images=4, batch_size=4)
+    self.assertEqual(renders.shape[0], 4)
+    for name in ("l2_mean", "count_accuracy", "object_accuracy", "shape_accuracy",
+                 "cell_accuracy"):
+      self.assertTrue(0.0 <= scores[name] <= 1.0, name)
+    self.assertEqual(scores["num_scenes"], 4)
     # The MCMC script compares the trained agent with the chains on the same held-out scenes.
     from absl.testing import flagsaver  # pylint: disable=g-import-not-at-top
     from experiments import mcmc as mcmc_script  # pylint: disable=g-import-not-at-top
