@@ -38,6 +38,8 @@ def main():
   args = parser.parse_args()
   out = {"num_images": args.num_images}
   for name in pretrained.names():
+    if not pretrained.load(name).config.conditional:
+      continue  # an unconditional agent has no targets to reconstruct
     config, params, _ = setups.load_agent(name, None)
     setups.choose_targets(config, True, renderer="libmypaint", limit=args.num_images)
     setup = setups.make_setup(config, in_memory=True)

@@ -101,6 +101,8 @@ class SvgLooksLikeThePaintingTest(absltest.TestCase):
     from experiments import setups  # pylint: disable=import-outside-toplevel
     from spiral_jax import evaluation, pretrained, training  # pylint: disable=import-outside-toplevel
     for name in pretrained.names():
+      if not pretrained.load(name).config.conditional:
+        continue  # the unconditional agents' strokes are the same kind; their targets are none
       config, params, _ = setups.load_agent(name, None)
       config.env.name = "libmypaint"
       config.data.name, config.data.split, config.data.limit = "mnist_sample", "test", 8
