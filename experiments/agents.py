@@ -13,7 +13,10 @@ def describe(name):
   agent = pretrained.load(name)
   env = agent.config.env
   kwargs = env.get("kwargs", {})
-  line = (f"{name}: {kwargs.get('canvas_size')}x{kwargs.get('canvas_size')} canvas, "
+  kind = ("unconditional" if not agent.config.conditional
+          else "conditional, blind" if agent.config.blind else "conditional")
+  line = (f"{name}: {kind}, {agent.config.data['name']}; {kwargs.get('canvas_size')}x"
+          f"{kwargs.get('canvas_size')} canvas, "
           f"{kwargs.get('episode_length')} steps, {agent.config.size} networks; "
           f"{agent.info['frames'] / 1e6:.1f} M frames, {agent.info['hours']:.2f} h")
   for renderer, figures in agent.info.get("evaluation", {}).items():
