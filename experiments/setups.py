@@ -142,8 +142,9 @@ def choose_targets(config, shipped, split=None, data_dir=None, dataset=None, ren
     config.data.name = SAMPLES[own]  # a shipped agent: the shipped held-out sample
   elif data_dir:
     config.data.name = own
-  if not split:
-    split = "test" if config.data.name in SAMPLES.values() else held_out_split(config)
+  if not split:  # a folder has no splits: all of it
+    split = ("test" if config.data.name in SAMPLES.values() else
+             "all" if config.data.name == "folder" else held_out_split(config))
   config.data.split = split
   if data_dir:
     config.data.data_dir = data_dir
