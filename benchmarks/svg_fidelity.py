@@ -50,9 +50,7 @@ def main():
     paint_config = setups.paint_config(config.env)
     small, big = [], []
     for render, episode in zip(renders, actions):
-      steps = len(episode["flag"])
-      program = programs.Program(paint_config, [{k: v[t] for k, v in episode.items()}
-                                                for t in range(steps)])
+      program = programs.Program(paint_config, evaluation.episode_steps(episode))
       size = paint_config.canvas_size
       small.append(np.abs(svg_pixels(program.to_svg(), size) - render[..., 0]).mean())
       big.append(np.abs(svg_pixels(program.to_svg(size=256), 256)

@@ -81,9 +81,6 @@ def _scene_scores(config, actions, scenes):
   from environments import programs  # pylint: disable=import-outside-toplevel
   from environments import scene_matching  # pylint: disable=import-outside-toplevel
   scene = setups.scene_config(config.env)
-  predicted = []
-  for episode in actions:
-    steps = len(episode["mode"])
-    predicted.append(programs.SceneProgram(
-        scene, [{k: v[t] for k, v in episode.items()} for t in range(steps)]).objects)
+  predicted = [programs.SceneProgram(scene, evaluation.episode_steps(episode)).objects
+               for episode in actions]
   return scene_matching.score_scenes(predicted, scenes, scene)

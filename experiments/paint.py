@@ -62,16 +62,21 @@ def held_out_target(workdir, index, agent=None):
   return images.first(index + 1)[index]
 
 
-def paint(workdir, image_path, out_dir, big_size=256, agent=None, target=None):
-  """Paints the image file (or the `target` image, float (H, W, C) at canvas size) with a run's
-  agent (workdir) or a shipped one (agent); returns the Program."""
+def _painting_agent(workdir, agent):
+  """(params, PaintConfig, Setup with libmypaint, Policy) of a run's or a shipped painting agent."""
   config, params, _ = setups.load_agent(agent, workdir)
   if config.env.name not in ("jax_paint", "libmypaint"):
     raise ValueError(f"The agent painted with {config.env.name!r}, not a painting environment.")
   config.env.name = "libmypaint"
-  paint_config = setups.paint_config(config.env)
   setup = setups.make_setup(config, load_data=False)
   policy, _, _ = training.build_agent(config, setup)
+  return params, setups.paint_config(config.env), setup, policy
+
+
+def paint(workdir, image_path, out_dir, big_size=256, agent=None, target=None):
+  """Paints the image file (or the `target` image, float (H, W, C) at canvas size) with a run's
+  agent (workdir) or a shipped one (agent); returns the Program."""
+  params, paint_config, setup, policy = _painting_agent(workdir, agent)
   if not policy.conditional:
     raise ValueError("This run's agent is unconditional: it cannot paint a given image; paint "
                      "samples with --samples=64 instead of --image.")
@@ -80,9 +85,7 @@ def paint(workdir, image_path, out_dir, big_size=256, agent=None, target=None):
   renders, actions = evaluation.reconstruct_dm_env(setup.env_factory, policy, params,
                                                    target[None], jax.random.PRNGKey(0),
                                                    greedy=True)
-  steps = len(actions[0]["flag"])
-  program = programs.Program(paint_config, [{k: v[t] for k, v in actions[0].items()}
-                                            for t in range(steps)])
+  program = programs.Program(paint_config, evaluation.episode_steps(actions[0]))
   os.makedirs(out_dir, exist_ok=True)
   out = lambda name: os.path.join(out_dir, name)
   pictures.save_png(pictures.to_uint8(renders[0]), out("painting.png"))
@@ -99,20 +102,13 @@ def paint_samples(workdir, num, out_dir, big_size=256, agent=None, seed=0):
   """Paints `num` samples with an unconditional agent (libmypaint): samples.png (a grid at canvas
   size), samples_256.png (the first 16 re-rendered at big_size), and each sample's program
   (sample_NNN.json) and SVG. Returns the Programs."""
-  config, params, _ = setups.load_agent(agent, workdir)
-  if config.env.name not in ("jax_paint", "libmypaint"):
-    raise ValueError(f"The agent painted with {config.env.name!r}, not a painting environment.")
-  config.env.name = "libmypaint"
-  paint_config = setups.paint_config(config.env)
-  setup = setups.make_setup(config, load_data=False)
-  policy, _, _ = training.build_agent(config, setup)
+  params, paint_config, setup, policy = _painting_agent(workdir, agent)
   if policy.conditional:
     raise ValueError("This agent is conditional: give it an image to paint (--image), not "
                      "--samples.")
   renders, actions = evaluation.sample_dm_env(setup.env_factory, policy, params, num,
                                               jax.random.PRNGKey(seed))
-  programs_ = [programs.Program(paint_config, [{k: v[t] for k, v in a.items()}
-                                               for t in range(len(a["flag"]))]) for a in actions]
+  programs_ = [programs.Program(paint_config, evaluation.episode_steps(a)) for a in actions]
   os.makedirs(out_dir, exist_ok=True)
   out = lambda name: os.path.join(out_dir, name)
   pictures.save_png(pictures.grid(renders, 8, scale=2), out("samples.png"))

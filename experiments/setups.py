@@ -123,6 +123,11 @@ def load_agent(agent=None, workdir=None):
 SAMPLES = {"mnist": "mnist_sample", "omniglot": "omniglot_sample"}
 
 
+def own_dataset(name):
+  """The dataset a sample stands for ("mnist_sample" -> "mnist"); any other name as it is."""
+  return {sample: own for own, sample in SAMPLES.items()}.get(name, name)
+
+
 def held_out_split(config):
   """The split an agent's figures are measured on: its run config's data.test_split if it names
   one (e.g. Omniglot's held-out alphabets), else "test"."""
@@ -135,7 +140,7 @@ def choose_targets(config, shipped, split=None, data_dir=None, dataset=None, ren
   split, `held_out_split`) of `dataset` (default the agent's own; a shipped agent of a dataset with
   a shipped sample uses the sample's test split when no `data_dir` is given), read from `data_dir`
   if given, at most `limit` of them (0: all), rendered by `renderer` (default the agent's own)."""
-  own = {sample: name for name, sample in SAMPLES.items()}.get(config.data.name, config.data.name)
+  own = own_dataset(config.data.name)
   if dataset:
     config.data.name = dataset
   elif shipped and own in SAMPLES and not data_dir:

@@ -4,7 +4,8 @@
   python -m experiments.ship --workdir=runs/paper --name=mnist --data_dir=/data/mnist
 
 It evaluates the run's newest checkpoint on the held-out split (with the JAX renderer it trained
-on, if any, and with libmypaint; an unconditional agent on its samples), then writes spiral_jax/pretrained/NAME.npz (or --out):
+on, if any, and with libmypaint; an unconditional agent on its samples), then writes
+spiral_jax/pretrained/NAME.npz (or --out):
 `spiral_jax.pretrained.load(NAME)` and `spiral-jax paint --agent=NAME` use it. The last line is
 one JSON object of what was recorded.
 """
@@ -44,8 +45,9 @@ def ship(workdir, name, out=None, data_dir=None, split=None, num_images=1000,
     config.data.test_split = split
   tc = training.training_config(config)
   setup = setups.make_setup(config, load_data=False)
-  own = {s: n for n, s in setups.SAMPLES.items()}.get(tc.data["name"], tc.data["name"])
+  own = setups.own_dataset(tc.data["name"])
   dataset = setups.SAMPLES.get(own, own) if not data_dir else own
+  held_out = None if dataset in setups.SAMPLES.values() else setups.held_out_split(config)
   info = {"conditional": tc.conditional, "frames": int(meta["counters"]["frames"]),
           "updates": int(meta["counters"]["updates"]),
           "hours": round(float(meta["counters"]["elapsed_s"]) / 3600, 3),
@@ -54,7 +56,6 @@ def ship(workdir, name, out=None, data_dir=None, split=None, num_images=1000,
   renderers = [tc.env["name"]] + (["libmypaint"] if with_libmypaint
                                   and tc.env["name"] != "libmypaint" else [])
   for renderer in renderers:
-    held_out = None if dataset in setups.SAMPLES.values() else setups.held_out_split(config)
     summary, _, _ = measure.evaluate(workdir, held_out, data_dir, num_images, renderer=renderer,
                                      dataset=dataset)
     info["evaluation"][renderer] = {k: summary[k] for k in (

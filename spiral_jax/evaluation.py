@@ -31,6 +31,12 @@ def l2_summary(renders, targets):
   return {"l2_mean": float(np.mean(l2)), "l2_ci95": ci, "num_images": n}
 
 
+def episode_steps(episode):
+  """One episode's actions, a dict of (T, ...) arrays (as `reconstruct_dm_env` gives them), as
+  the list of its T per-step action dicts (what a renderer's program takes)."""
+  return [{k: v[t] for k, v in episode.items()} for t in range(len(next(iter(episode.values()))))]
+
+
 def _chunks(count, batch_size):
   """(start, size) of the batches that paint `count` episodes."""
   return [(start, min(batch_size, count - start)) for start in range(0, count, batch_size)]

@@ -325,7 +325,8 @@ class _Loop:
     record.update(extra)
     curve_value = record.get("l2", record.get("episode_return"))
     self.history.append((record["frames"], curve_value))
-    self.since_report.append(record)
+    if self.report is not None:
+      self.since_report.append(record)
     if self.writer is not None:
       self.writer.write(record)
     return record

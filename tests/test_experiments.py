@@ -193,13 +193,18 @@ class EvaluateTest(absltest.TestCase):
     with self.assertRaisesRegex(ValueError, "differ in shape"):
       evaluation.l2_summary(renders[:, :1], targets)
 
-  def test_evaluate_a_checkpoint(self):
-    config = _load_config("mnist_conditional", "small")
+  def _tiny_run(self, config_name):
+    """The workdir of a 2-update run of a small config on a 16x16 canvas, 3 steps, batch 8."""
+    config = _load_config(config_name, "small")
     config.update_from_flattened_dict({
         "max_minutes": 0.0, "max_updates": 2, "progress": False, "learner.batch_size": 8,
         "env.kwargs.canvas_size": 16, "env.kwargs.grid_size": 4, "env.kwargs.episode_length": 3})
     workdir = self.create_tempdir().full_path
     training.run(config, setups.make_setup(config), workdir)
+    return workdir
+
+  def test_evaluate_a_checkpoint(self):
+    workdir = self._tiny_run("mnist_conditional")
     greedy, renders, targets = measure.evaluate(workdir, num_images=20, batch_size=8)
     self.assertEqual(greedy["num_images"], 20)
     self.assertEqual(renders.shape, targets.shape)
@@ -216,14 +221,8 @@ class EvaluateTest(absltest.TestCase):
     self.assertEqual(on_libmypaint["renderer"], "libmypaint")
     self.assertTrue(0.0 < on_libmypaint["l2_mean"] < 1.0)
 
-
   def test_evaluate_and_paint_an_unconditional_agent(self):
-    config = _load_config("mnist_unconditional", "small")
-    config.update_from_flattened_dict({
-        "max_minutes": 0.0, "max_updates": 2, "progress": False, "learner.batch_size": 8,
-        "env.kwargs.canvas_size": 16, "env.kwargs.grid_size": 4, "env.kwargs.episode_length": 3})
-    workdir = self.create_tempdir().full_path
-    training.run(config, setups.make_setup(config), workdir)
+    workdir = self._tiny_run("mnist_unconditional")
     summary, samples, targets = measure.evaluate(workdir, num_images=20, batch_size=8)
     self.assertIsNone(targets)
     self.assertEqual(samples.shape, (20, 16, 16, 1))

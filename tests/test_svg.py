@@ -113,9 +113,7 @@ class SvgLooksLikeThePaintingTest(absltest.TestCase):
                                                         jax.random.PRNGKey(0), greedy=True)
       paint_config = setups.paint_config(config.env)
       for i, render in enumerate(renders):
-        steps = len(actions[i]["flag"])
-        program = programs.Program(paint_config, [{k: v[t] for k, v in actions[i].items()}
-                                                  for t in range(steps)])
+        program = programs.Program(paint_config, evaluation.episode_steps(actions[i]))
         self.assertNotEmpty(program.strokes())
         size = paint_config.canvas_size
         difference = np.abs(svg_pixels(program.to_svg(), size) - render[..., 0]).mean()
