@@ -14,6 +14,11 @@ from experiments import setups
 from spiral_jax import training
 
 MUTATED = ("entropy_cost", "policy_learning_rate", "discriminator_learning_rate")
+# Reported checkpoints each member keeps in its trial directory. Ray keeps them all (its own
+# retention fails when PBT registers a member's newest checkpoint a second time, which then stops
+# exploits), so the member prunes its older ones itself; an exploit only ever clones a member's
+# newest.
+CHECKPOINTS_KEPT = 4
 
 
 def _import_ray():
@@ -71,6 +76,17 @@ def _restore_into(checkpoint, workdir):
   return writer
 
 
+def prune_checkpoints(trial_dir, keep):
+  """Deletes all but the newest `keep` reported checkpoints (checkpoint_NNNNNN) in trial_dir (a
+  local path; remote storage is left to its own retention)."""
+  if not os.path.isdir(trial_dir):
+    return
+  names = sorted(n for n in os.listdir(trial_dir)
+                 if n.startswith("checkpoint_") and os.path.isdir(os.path.join(trial_dir, n)))
+  for name in names[:max(0, len(names) - keep)]:
+    shutil.rmtree(os.path.join(trial_dir, name), ignore_errors=True)
+
+
 def trainable(tune_config):
   """One member: trains its run directory, reporting every perturbation interval."""
   _, tune = _import_ray()
@@ -97,6 +113,8 @@ def trainable(tune_config):
     with open(os.path.join(workdir, "restores.jsonl"), "a", encoding="utf-8") as f:
       f.write(json.dumps(event) + "\n")
   setup = setups.make_setup(config)
+  # Where Ray persists this member's reported checkpoints (its trial directory in storage).
+  checkpoints_dir = context.get_storage().trial_fs_path
 
   def report(metrics, step_dir):
     nonlocal event
@@ -109,6 +127,7 @@ def trainable(tune_config):
       result["fitness"] = fitness_of(metrics, tc.pbt.get("fitness", "auto"), tc.conditional)
       result["exploited"] = event["from_trial"] if event and event["exploit"] else ""
       event = None
+      prune_checkpoints(checkpoints_dir, CHECKPOINTS_KEPT - 1)
       tune.report(result, checkpoint=tune.Checkpoint.from_directory(tmp))
 
   training.run(config, setup, workdir, resume=restored is not None, report=report,
@@ -156,7 +175,7 @@ def run_population(config, workdir, population=None, perturbation_interval=None,
       tune_config=tune.TuneConfig(scheduler=scheduler, metric="fitness", mode="max",
                                   reuse_actors=False),
       run_config=tune.RunConfig(name="pbt", storage_path=workdir, verbose=0,
-                                checkpoint_config=tune.CheckpointConfig(num_to_keep=4),
+                                checkpoint_config=tune.CheckpointConfig(num_to_keep=None),
                                 failure_config=tune.FailureConfig(fail_fast=True)))
   results = tuner.fit()
   errors = [r.error for r in results if r.error]

@@ -48,6 +48,15 @@ class FitnessTest(absltest.TestCase):
       self.assertGreater(len(set(values)), 10)
     self.assertEqual(starts, population.initial_hypers(ranges, 12, seed=0))
 
+  def test_pruning_keeps_the_newest_checkpoints_only(self):
+    trial_dir = self.create_tempdir().full_path
+    for i in range(6):
+      os.makedirs(os.path.join(trial_dir, f"checkpoint_{i:06d}"))
+    os.makedirs(os.path.join(trial_dir, "run"))
+    population.prune_checkpoints(trial_dir, 3)
+    self.assertEqual(sorted(os.listdir(trial_dir)),
+                     ["checkpoint_000003", "checkpoint_000004", "checkpoint_000005", "run"])
+
 
 class PopulationTest(absltest.TestCase):
 
@@ -55,7 +64,8 @@ class PopulationTest(absltest.TestCase):
     workdir = self.create_tempdir().full_path
     config = tiny_config()
     frames_per_update = 8 * 3
-    summary = population.run_population(config, workdir, population=2, perturbation_interval=2,
+    # A report every update: eight chances for the member behind to clone the one ahead.
+    summary = population.run_population(config, workdir, population=2, perturbation_interval=1,
                                         max_frames=8 * frames_per_update)
     print(summary)
     self.assertEqual(summary["population"], 2)
@@ -78,9 +88,9 @@ class PopulationTest(absltest.TestCase):
     # Every checkpoint Ray kept restores as a run directory.
     restored = 0
     for member in members:
-      for name in sorted(os.listdir(member["path"])):
-        if not name.startswith("checkpoint_"):
-          continue
+      names = [n for n in sorted(os.listdir(member["path"])) if n.startswith("checkpoint_")]
+      self.assertBetween(len(names), 1, population.CHECKPOINTS_KEPT)
+      for name in names:
         run_dir = self.create_tempdir().full_path
         writer = population._restore_into(  # pylint: disable=protected-access
             tune.Checkpoint.from_directory(os.path.join(member["path"], name)), run_dir)
