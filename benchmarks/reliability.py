@@ -18,7 +18,11 @@ Sections (each counts its outcomes; the last line printed is one flat JSON objec
 3. full disk: a checkpoint write that fails with ENOSPC stops the run with one CheckpointError
    naming the intact checkpoint, and the run resumes from it.
 4. memory (full run only): resident memory of a threaded libmypaint run and of an Anakin run,
-   sampled every 10 s for `--rss_minutes`; growth after the first 5 minutes.
+   sampled every 10 s for `--rss_minutes`. Growth after the first 5 minutes is the median of the
+   last 5 minutes' samples over the median of minutes 5-10 (RSS swings by about +-10% within a
+   minute as XLA allocates and frees its buffers, so single samples measure that swing more than
+   any growth); `rss_swing` is the largest sample after minute 5 over the smallest. `--only=memory`
+   runs this section alone.
 5. faults: a renderer that raises, hangs, or returns a wrong-shaped canvas in an actor thread;
    seconds from the fault to the run's stop, and whether the error names the environment.
 6. the command line: errors a user can cause; each must be one line on stderr, exit status 1, no
@@ -381,11 +385,24 @@ def memory(minutes, sample_s=10.0):
     time.sleep(sample_s)
   out = {}
   for mode, points in samples.items():
-    after = [mb for t, mb in points if t >= 300]
-    out[mode] = (max(after) / after[0] - 1.0) if len(after) > 1 else float("nan")
-    out[mode + "_mb"] = after[0] if after else float("nan")
+    growth, start_mb, swing = rss_growth(points)
+    out[mode], out[mode + "_mb"], out[mode + "_swing"] = growth, start_mb, swing
+    out[mode + "_samples"] = [round(mb) for _, mb in points]
   shutil.rmtree(root, ignore_errors=True)
   return out
+
+
+def rss_growth(points, settle_s=300.0, window_s=300.0):
+  """(growth, first-window median MB, swing) of (seconds, MB) samples: the median of the last
+  `window_s` of samples over the median of the first `window_s` after `settle_s`, minus 1; swing
+  is the largest sample after `settle_s` over the smallest, minus 1. NaN without enough samples."""
+  after = [(t, mb) for t, mb in points if t >= settle_s and np.isfinite(mb)]
+  if len(after) < 2 or after[-1][0] - settle_s < 2 * window_s:
+    return float("nan"), float("nan"), float("nan")
+  first = np.median([mb for t, mb in after if t < settle_s + window_s])
+  last = np.median([mb for t, mb in after if t > after[-1][0] - window_s])
+  values = [mb for _, mb in after]
+  return float(last / first - 1.0), float(first), float(max(values) / min(values) - 1.0)
 
 
 # 6. The command line.
@@ -546,6 +563,21 @@ def bad_files(directory):
   return len(cases) + len(odd_ok), unclear
 
 
+def memory_figures(result, minutes):
+  """The memory section's flat figures (and each run's per-minute medians, printed)."""
+  out = {}
+  for mode in ("threaded", "anakin"):
+    samples = result.get(mode + "_samples", [])
+    medians = [int(np.median(samples[i:i + 6])) for i in range(0, len(samples), 6)]
+    print(f"memory {mode}: per-minute median MB {medians}", flush=True)
+    out[f"rss_growth_{mode}"] = round(result.get(mode, float("nan")), 4)
+    out[f"rss_swing_{mode}"] = round(result.get(mode + "_swing", float("nan")), 4)
+    out[f"rss_mb_{mode}"] = round(result.get(mode + "_mb", float("nan")), 1)
+  out["rss_growth"] = max(out["rss_growth_threaded"], out["rss_growth_anakin"])
+  out["rss_minutes"] = minutes
+  return out
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--quick", action="store_true", help="the tests' short run")
@@ -553,7 +585,14 @@ def main():
   parser.add_argument("--kills", type=int, default=None)
   parser.add_argument("--rss_minutes", type=float, default=None)
   parser.add_argument("--seed", type=int, default=0)
+  parser.add_argument("--only", choices=("memory",), default=None,
+                      help="run one section alone (memory: the two long runs)")
   args = parser.parse_args()
+  if args.only == "memory":
+    minutes = args.rss_minutes or 30
+    out = memory_figures(memory(minutes), minutes)
+    print(json.dumps(out), flush=True)
+    return
   quick = args.quick
   fuzz_actions = args.fuzz_actions or (400 if quick else 100_000)
   num_kills = args.kills if args.kills is not None else (1 if quick else 10)
@@ -626,12 +665,7 @@ def main():
 
   if memory_thread is not None:
     memory_thread.join()
-    out["rss_growth_threaded"] = round(memory_result.get("threaded", float("nan")), 4)
-    out["rss_growth_anakin"] = round(memory_result.get("anakin", float("nan")), 4)
-    out["rss_mb_threaded"] = round(memory_result.get("threaded_mb", float("nan")), 1)
-    out["rss_mb_anakin"] = round(memory_result.get("anakin_mb", float("nan")), 1)
-    out["rss_growth"] = max(out["rss_growth_threaded"], out["rss_growth_anakin"])
-    out["rss_minutes"] = rss_minutes
+    out.update(memory_figures(memory_result, rss_minutes))
   else:
     out["rss_growth"] = None
   out["seconds"] = round(time.monotonic() - start, 1)

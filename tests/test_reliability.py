@@ -7,6 +7,9 @@ import subprocess
 import sys
 
 from absl.testing import absltest
+import numpy as np
+
+from benchmarks import reliability
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -31,6 +34,21 @@ class ReliabilityTest(absltest.TestCase):
     self.assertEqual(out["cli_errors_unclear"], 0)
     self.assertGreaterEqual(out["bad_files"], 15)
     self.assertEqual(out["bad_files_unclear"], 0)
+
+
+class RssGrowthTest(absltest.TestCase):
+
+  def test_growth_compares_window_medians_not_single_samples(self):
+    seconds = np.arange(0, 1800, 10)
+    swinging = [(t, 1000.0 + (100.0 if (t // 10) % 2 else -100.0)) for t in seconds]
+    growth, start_mb, swing = reliability.rss_growth(swinging)
+    self.assertAlmostEqual(growth, 0.0)
+    self.assertAlmostEqual(start_mb, 1000.0)
+    self.assertAlmostEqual(swing, 1100.0 / 900.0 - 1.0)
+    leaking = [(t, 1000.0 + t / 10.0) for t in seconds]  # +6 MB a minute
+    growth, _, _ = reliability.rss_growth(leaking)
+    self.assertGreater(growth, 0.1)
+    self.assertTrue(np.isnan(reliability.rss_growth(leaking[:50])[0]))  # under 15 minutes
 
 
 if __name__ == "__main__":
