@@ -90,3 +90,11 @@ def small_painting(config, canvas_size=32, grid_size=16, episode_length=10):
                             "episode_length": episode_length, "brush_sizes": (1.0, 2.0, 3.0),
                             "pressure_levels": 4})
   return config
+
+
+def held_out(config, name, train, test):
+  """Trains on dataset `name`'s split `train`; `spiral-jax evaluate` measures `test` by default."""
+  config.data.name = name
+  config.data.split = train
+  config.data.test_split = test
+  return config

@@ -13,6 +13,7 @@ started from the `mnist` run's networks (`init_from`, fine-tuning):
       --data_dir=/data/omniglot --workdir=runs/omniglot --config.init_from=runs/mnist_long
 """
 
+from experiments.configs import base
 from experiments.configs import mnist_long
 
 TRAIN = "background[:16260]"
@@ -22,7 +23,5 @@ TEST = "background[17380:]"
 
 def get_config(size="small"):
   config = mnist_long.get_config(size)
-  config.data.name = "omniglot"
-  config.data.split = TRAIN
-  config.data.test_split = TEST  # what `spiral-jax evaluate` measures by default
+  base.held_out(config, "omniglot", TRAIN, TEST)
   return config
