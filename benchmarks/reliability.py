@@ -24,7 +24,8 @@ Sections (each counts its outcomes; the last line printed is one flat JSON objec
    any growth); `rss_swing` is the largest sample after minute 5 over the smallest. `--only=memory`
    runs this section alone.
 5. faults: a renderer that raises, hangs, or returns a wrong-shaped canvas in an actor thread;
-   seconds from the fault to the run's stop, and whether the error names the environment.
+   seconds from the fault to the run's stop, and whether the error names the environment
+   (`--only=faults` runs this section alone).
 6. the command line: errors a user can cause; each must be one line on stderr, exit status 1, no
    traceback, no directory created.
 7. hostile files: truncated and corrupt MNIST IDX files, images that are not images or are odd,
@@ -563,6 +564,21 @@ def bad_files(directory):
   return len(cases) + len(odd_ok), unclear
 
 
+def faults(kinds):
+  """The faults section's flat figures: each fault's seconds to a stop, and how many stops did
+  not name the environment."""
+  out, stops, named = {}, {}, 0
+  for kind in kinds:
+    stops[kind], was_named = fault(kind)
+    named += int(was_named)
+    out[f"fault_{kind}_stop_s"] = round(stops[kind], 2)
+    print(f"fault {kind}: stopped {stops[kind]:.2f} s after it, named: {was_named}", flush=True)
+  out["faults"] = len(stops)
+  out["faults_unnamed"] = len(stops) - named
+  out["fault_stop_s_max"] = round(max(stops.values()), 2)
+  return out
+
+
 def memory_figures(result, minutes):
   """The memory section's flat figures (and each run's per-minute medians, printed)."""
   out = {}
@@ -585,12 +601,14 @@ def main():
   parser.add_argument("--kills", type=int, default=None)
   parser.add_argument("--rss_minutes", type=float, default=None)
   parser.add_argument("--seed", type=int, default=0)
-  parser.add_argument("--only", choices=("memory",), default=None,
-                      help="run one section alone (memory: the two long runs)")
+  parser.add_argument("--only", choices=("memory", "faults"), default=None,
+                      help="run one section alone (memory: the two long runs; faults: a renderer "
+                           "that raises, hangs, or returns a wrong-shaped canvas)")
   args = parser.parse_args()
-  if args.only == "memory":
+  if args.only:
     minutes = args.rss_minutes or 30
-    out = memory_figures(memory(minutes), minutes)
+    out = (memory_figures(memory(minutes), minutes) if args.only == "memory" else
+           faults(("raise", "hang", "shape")))
     print(json.dumps(out), flush=True)
     return
   quick = args.quick
@@ -637,15 +655,7 @@ def main():
   sections["full_disk"] = time.monotonic() - clock
   clock = time.monotonic()
 
-  stops, named = {}, 0
-  for kind in (("shape",) if quick else ("raise", "hang", "shape")):
-    stops[kind], was_named = fault(kind)
-    named += int(was_named)
-    out[f"fault_{kind}_stop_s"] = round(stops[kind], 2)
-    print(f"fault {kind}: stopped {stops[kind]:.2f} s after it, named: {was_named}", flush=True)
-  out["faults"] = len(stops)
-  out["faults_unnamed"] = len(stops) - named
-  out["fault_stop_s_max"] = round(max(stops.values()), 2)
+  out.update(faults(("shape",) if quick else ("raise", "hang", "shape")))
 
   sections["faults"] = time.monotonic() - clock
   clock = time.monotonic()
