@@ -8,6 +8,7 @@ import numpy as np
 
 from environments import paint_actions
 from environments import programs
+from tests import portraits
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -84,13 +85,14 @@ class SvgTest(absltest.TestCase):
     self.assertEqual(colours[:2], ["#ff0000", "#0000ff"])
 
 
-def svg_pixels(svg, size):
-  """The SVG rendered by a real SVG library (cairo), as grey floats in [0, 1]."""
+def svg_pixels(svg, size, mode="L"):
+  """The SVG rendered by a real SVG library (cairo), as floats in [0, 1]: grey (size, size), or
+  with mode="RGB" (size, size, 3)."""
   import io  # pylint: disable=import-outside-toplevel
   import cairosvg  # pylint: disable=import-outside-toplevel
   from PIL import Image  # pylint: disable=import-outside-toplevel
   png = cairosvg.svg2png(bytestring=svg.encode(), output_width=size, output_height=size)
-  return np.asarray(Image.open(io.BytesIO(png)).convert("L"), np.float32) / 255.0
+  return np.asarray(Image.open(io.BytesIO(png)).convert(mode), np.float32) / 255.0
 
 
 class SvgLooksLikeThePaintingTest(absltest.TestCase):
@@ -105,7 +107,13 @@ class SvgLooksLikeThePaintingTest(absltest.TestCase):
         continue  # the unconditional agents' strokes are the same kind; their targets are none
       config, params, _ = setups.load_agent(name, None)
       config.env.name = "libmypaint"
-      config.data.name, config.data.split, config.data.limit = "mnist_sample", "test", 8
+      grey = config.env.kwargs.get("grayscale", True)
+      if grey:
+        config.data.name, config.data.split, config.data.limit = "mnist_sample", "test", 8
+      else:  # a colour agent paints made-up portraits, compared in colour
+        config.data.name, config.data.split, config.data.limit = "folder", "all", 8
+        config.data.data_dir = portraits.portraits(self.create_tempdir().full_path, 8)
+      mode, pixels = ("L", lambda image: image[..., 0]) if grey else ("RGB", lambda image: image)
       setup = setups.make_setup(config, in_memory=True)
       policy, _, _ = training.build_agent(config, setup)
       targets = setup.images.first(8)
@@ -116,12 +124,13 @@ class SvgLooksLikeThePaintingTest(absltest.TestCase):
         program = programs.Program(paint_config, evaluation.episode_steps(actions[i]))
         self.assertNotEmpty(program.strokes())
         size = paint_config.canvas_size
-        difference = np.abs(svg_pixels(program.to_svg(), size) - render[..., 0]).mean()
+        difference = np.abs(svg_pixels(program.to_svg(), size, mode) - pixels(render)).mean()
         self.assertLessEqual(difference, 0.05, (name, i))
-        big = libmypaint.render_program(program, 256)[..., 0]
-        self.assertLessEqual(np.abs(svg_pixels(program.to_svg(size=256), 256) - big).mean(), 0.05)
-        # A faint SVG (the old pressure-as-opacity export) would fail: the ink must be as dark.
-        self.assertLess(svg_pixels(program.to_svg(), size).min(), 0.2)
+        big = pixels(libmypaint.render_program(program, 256))
+        self.assertLessEqual(
+            np.abs(svg_pixels(program.to_svg(size=256), 256, mode) - big).mean(), 0.05)
+        if grey:  # a faint SVG (the old pressure-as-opacity export) would fail: ink as dark
+          self.assertLess(svg_pixels(program.to_svg(), size).min(), 0.2)
 
 
 if __name__ == "__main__":
