@@ -14,7 +14,10 @@ Sections (each counts its outcomes; the last line printed is one flat JSON objec
    Valid ones must keep the canvas finite and in [0, 1]. Anything else is `fuzz_unexpected`.
 2. kills: a training run killed with SIGKILL at random moments (checkpoint writes included) and
    resumed each time; then its counters, checkpoints and metrics are checked, and its final
-   parameters compared with an uninterrupted run's (Anakin is deterministic).
+   parameters compared with an uninterrupted run's. The run is the tiny threaded libmypaint one
+   that the full-disk, fault and checkpoint sections train too (TINY_RUN), with its episodes in
+   the learner's thread, which makes it deterministic; the sections share one on-disk cache of
+   compiled programs, so that each start after the first compiles nothing.
 3. full disk: a checkpoint write that fails with ENOSPC stops the run with one CheckpointError
    naming the intact checkpoint, and the run resumes from it.
 4. memory (full run only): resident memory of a threaded libmypaint run and of an Anakin run,
@@ -176,14 +179,24 @@ TINY_NETWORKS = {"policy.torso_channels": 8, "policy.first_kernel": 4, "policy.f
                  "policy.location_res_blocks": 0, "policy.location_skip_channels": 0}
 
 
+# The tiny threaded libmypaint run that the kills, the full disk, the faulty renderers and the
+# hostile checkpoints train: one set-up, so that its programs compile once (the on-disk cache).
+TINY_RUN = dict(TINY_NETWORKS, **{
+    "env.name": "libmypaint", "env.kwargs.canvas_size": 16, "env.kwargs.grid_size": 4,
+    "env.kwargs.episode_length": 3, "mode": "threaded", "num_actors": 1, "envs_per_actor": 4,
+    "queue_size": 2, "learner.batch_size": 8, "discriminator.channels": (8, 16),
+    "max_minutes": 0.0, "checkpoint_every_minutes": 0.0, "picture_every_minutes": 0.0,
+    "progress": False})
+
+
 def train_command(workdir, updates, *more):
+  """The tiny run as a command line; its episodes run in the learner's thread (num_actors 0), so
+  that it is deterministic."""
   return [sys.executable, "-m", "experiments.train", f"--workdir={workdir}",
-          *[f"--config.{k}={v}" for k, v in TINY_NETWORKS.items()],
-          f"--config.max_updates={updates}", "--config.max_minutes=0", "--config.progress=False",
-          "--config.checkpoint_every_updates=1", "--config.checkpoint_every_minutes=0",
-          "--config.log_every_updates=1", "--config.learner.batch_size=16",
-          "--config.env.kwargs.canvas_size=16", "--config.env.kwargs.grid_size=4",
-          "--config.env.kwargs.episode_length=2", *more]
+          f"--config={os.path.join(ROOT, 'experiments', 'configs', 'base.py')}:small",
+          *[f"--config.{k}={v}" for k, v in TINY_RUN.items()], "--config.num_actors=0",
+          f"--config.max_updates={updates}", "--config.checkpoint_every_updates=1",
+          "--config.log_every_updates=1", *more]
 
 
 def newest_checkpoint(workdir):
@@ -264,14 +277,7 @@ def kills(num_kills, updates, seed, compare=True):
 def tiny_config(**overrides):
   from experiments.configs import base  # pylint: disable=import-outside-toplevel
   config = base.get_config("small")
-  config.env.name = "libmypaint"
-  config.env.kwargs.update({"canvas_size": 16, "grid_size": 4, "episode_length": 3})
-  config.update({"mode": "threaded", "num_actors": 1, "envs_per_actor": 4, "queue_size": 2,
-                 "max_minutes": 0.0, "checkpoint_every_minutes": 0.0,
-                 "picture_every_minutes": 0.0, "progress": False})
-  config.learner.batch_size = 8
-  config.discriminator.channels = [8, 16]
-  config.update_from_flattened_dict(dict(TINY_NETWORKS, **overrides))
+  config.update_from_flattened_dict(dict(TINY_RUN, **overrides))
   return config
 
 
@@ -360,7 +366,10 @@ def rss_mb(pid):
   return float("nan")
 
 
-def memory(minutes, sample_s=10.0):
+RSS_SAMPLE_S = 10.0
+
+
+def memory(minutes, sample_s=RSS_SAMPLE_S):
   """{mode: (growth after the first 5 minutes, samples)} of two runs side by side."""
   root = tempfile.mkdtemp(prefix="reliability-rss-")
   common = [f"--config.max_minutes={minutes}", "--config.progress=False",
@@ -523,7 +532,7 @@ def hostile_files(directory):
   # Checkpoints: truncated, and one from another config (another canvas size).
   from spiral_jax import training  # pylint: disable=import-outside-toplevel
   run = path("run")
-  config = tiny_config(max_updates=1, num_actors=0)
+  config = tiny_config(max_updates=1)  # the faulty renderers' run: its programs are compiled
   training.run(config, setups.make_setup(config), run)
   truncated = path("truncated_run")
   shutil.copytree(run, truncated)
@@ -564,12 +573,15 @@ def bad_files(directory):
   return len(cases) + len(odd_ok), unclear
 
 
-def faults(kinds):
+FAULT_KINDS = ("raise", "hang", "shape")
+
+
+def faults(kinds, after_steps=400):
   """The faults section's flat figures: each fault's seconds to a stop, and how many stops did
   not name the environment."""
   out, stops, named = {}, {}, 0
   for kind in kinds:
-    stops[kind], was_named = fault(kind)
+    stops[kind], was_named = fault(kind, after_steps)
     named += int(was_named)
     out[f"fault_{kind}_stop_s"] = round(stops[kind], 2)
     print(f"fault {kind}: stopped {stops[kind]:.2f} s after it, named: {was_named}", flush=True)
@@ -584,7 +596,9 @@ def memory_figures(result, minutes):
   out = {}
   for mode in ("threaded", "anakin"):
     samples = result.get(mode + "_samples", [])
-    medians = [int(np.median(samples[i:i + 6])) for i in range(0, len(samples), 6)]
+    per_minute = max(1, round(60.0 / RSS_SAMPLE_S))
+    medians = [int(np.median(samples[i:i + per_minute]))
+               for i in range(0, len(samples), per_minute)]
     print(f"memory {mode}: per-minute median MB {medians}", flush=True)
     out[f"rss_growth_{mode}"] = round(result.get(mode, float("nan")), 4)
     out[f"rss_swing_{mode}"] = round(result.get(mode + "_swing", float("nan")), 4)
@@ -605,10 +619,21 @@ def main():
                       help="run one section alone (memory: the two long runs; faults: a renderer "
                            "that raises, hangs, or returns a wrong-shaped canvas)")
   args = parser.parse_args()
+  # The sections compile the same small programs again and again (each resume, each tiny run):
+  # cached on disk, in this process and the runs it starts, they compile once.
+  cache = tempfile.mkdtemp(prefix="reliability-jax-cache-")
+  os.environ.update(JAX_COMPILATION_CACHE_DIR=cache, JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
+  try:
+    run_sections(args)
+  finally:
+    shutil.rmtree(cache, ignore_errors=True)
+
+
+def run_sections(args):
   if args.only:
     minutes = args.rss_minutes or 30
     out = (memory_figures(memory(minutes), minutes) if args.only == "memory" else
-           faults(("raise", "hang", "shape")))
+           faults(FAULT_KINDS))
     print(json.dumps(out), flush=True)
     return
   quick = args.quick
@@ -642,6 +667,9 @@ def main():
 
   sections = {}
   clock = time.monotonic()
+  out.update(faults(("shape",), after_steps=60) if quick else faults(FAULT_KINDS))
+  sections["faults"] = time.monotonic() - clock
+  clock = time.monotonic()
   kill_result, kill_problems = kills(num_kills, updates=8 if quick else 30, seed=args.seed,
                                      compare=not quick)
   out.update(kill_result)
@@ -655,10 +683,6 @@ def main():
   sections["full_disk"] = time.monotonic() - clock
   clock = time.monotonic()
 
-  out.update(faults(("shape",) if quick else ("raise", "hang", "shape")))
-
-  sections["faults"] = time.monotonic() - clock
-  clock = time.monotonic()
   tried, unclear = cli_errors(CLI_CASES_QUICK if quick else CLI_CASES)
   sections["cli"] = time.monotonic() - clock
   clock = time.monotonic()
