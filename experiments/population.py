@@ -62,6 +62,12 @@ def initial_hypers(ranges, population, seed):
            for name in MUTATED} for _ in range(population)]
 
 
+def pbt_settings(config):
+  """The config's `pbt` section over the defaults, and the mutated values' (low, high) ranges."""
+  settings = dict(base_pbt_settings(), **dict(training.training_config(config).pbt))
+  return settings, {name: tuple(settings[name]) for name in MUTATED}
+
+
 def _restore_into(checkpoint, workdir):
   """Puts a reported checkpoint (an orbax step directory and member.json) into workdir's
   checkpoints/ in place of the member's own; returns what member.json says of its writer."""
@@ -140,7 +146,7 @@ def run_population(config, workdir, population=None, perturbation_interval=None,
   ray, tune = _import_ray()
   from ray.tune.schedulers import PopulationBasedTraining  # pylint: disable=import-outside-toplevel
   tc = training.training_config(config)
-  settings = dict(base_pbt_settings(), **dict(tc.pbt))
+  settings, ranges = pbt_settings(config)
   population = int(population or settings["population"])
   interval = int(perturbation_interval or settings["perturbation_interval"])
   if population < 2:
@@ -156,7 +162,6 @@ def run_population(config, workdir, population=None, perturbation_interval=None,
     else:
       ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
   cpus = cpus_per_member or max(0.1, ray.available_resources().get("CPU", 1.0) / population)
-  ranges = {name: tuple(settings[name]) for name in MUTATED}
   starts = initial_hypers(ranges, population, seed)
   mutations = {name: tune.loguniform(*ranges[name]) for name in MUTATED}
   scheduler = PopulationBasedTraining(

@@ -48,6 +48,16 @@ class FitnessTest(absltest.TestCase):
       self.assertGreater(len(set(values)), 10)
     self.assertEqual(starts, population.initial_hypers(ranges, 12, seed=0))
 
+  def test_settings_take_the_configs_ranges_over_the_defaults(self):
+    config = mnist_conditional.get_config("small")
+    config.pbt.entropy_cost = (0.002, 0.02)
+    settings, ranges = population.pbt_settings(config)
+    self.assertEqual(ranges["entropy_cost"], (0.002, 0.02))
+    self.assertEqual(ranges["policy_learning_rate"], tuple(config.pbt.policy_learning_rate))
+    self.assertEqual(settings["population"], config.pbt.population)
+    del config.pbt
+    self.assertEqual(population.pbt_settings(config)[0], population.base_pbt_settings())
+
   def test_pruning_keeps_the_newest_checkpoints_only(self):
     trial_dir = self.create_tempdir().full_path
     for i in range(6):
