@@ -3,7 +3,7 @@ memory, faulty renderers, the command line's errors and hostile files.
 
   python benchmarks/reliability.py            # the full run (about 45 minutes: two 30-minute runs
                                               # sampled for memory, side by side)
-  python benchmarks/reliability.py --quick    # the tests' run (about 2 minutes)
+  python benchmarks/reliability.py --quick    # the tests' run (82 s here, alone)
 
 Sections (each counts its outcomes; the last line printed is one flat JSON object):
 1. fuzz: every environment (LibMyPaint grey and colour, JaxPaint, MujocoScenes) gets random
