@@ -58,10 +58,21 @@ def base_config(data_dir, split, frames):
   return config
 
 
+def l2_records(workdir):
+  """A run's metrics.jsonl records that hold a training l2."""
+  return [r for r in metrics_lib.read_jsonl(os.path.join(workdir, "metrics.jsonl"))
+          if r.get("l2") is not None]
+
+
+def l2_curve(workdir):
+  """(frames, training l2) of a run's logged updates."""
+  records = l2_records(workdir)
+  return [r["frames"] for r in records], [r["l2"] for r in records]
+
+
 def last_interval_l2(workdir, updates):
   """The mean training l2 over a run's last `updates` updates (its metrics.jsonl)."""
-  records = [r for r in metrics_lib.read_jsonl(os.path.join(workdir, "metrics.jsonl"))
-             if r.get("l2") is not None]
+  records = l2_records(workdir)
   end = records[-1]["updates"]
   return float(np.mean([r["l2"] for r in records if r["updates"] > end - updates]))
 
@@ -96,12 +107,8 @@ def member_curves(root):
   exploit, the frames are those of the checkpoint it continued from)."""
   with open(os.path.join(root, "pbt", "members.json"), encoding="utf-8") as f:
     members = json.load(f)
-  curves = {}
-  for i, member in enumerate(members):
-    records = [r for r in metrics_lib.read_jsonl(os.path.join(member["path"], "run",
-                                                              "metrics.jsonl"))
-               if r.get("l2") is not None]
-    curves[f"pbt member {i}"] = ([r["frames"] for r in records], [r["l2"] for r in records])
+  curves = {f"pbt member {i}": l2_curve(os.path.join(member["path"], "run"))
+            for i, member in enumerate(members)}
   return curves, members
 
 
@@ -138,7 +145,7 @@ def main(argv):
   os.makedirs(root, exist_ok=True)
   size, interval = FLAGS.population, FLAGS.perturbation_interval
   config = base_config(FLAGS.data_dir, FLAGS.train_split, FLAGS.frames)
-  frames_per_update = (config.learner.batch_size * config.env.kwargs.episode_length)
+  frames_per_update = config.learner.batch_size * config.env.kwargs.episode_length
   starts = population.initial_hypers(population.pbt_settings(config)[1], size, FLAGS.seed)
 
   summary = train_population(config, root, size, interval, FLAGS.frames, FLAGS.seed)
@@ -161,13 +168,8 @@ def main(argv):
   fixed_best = min(fixed, key=lambda r: r["train_l2_last"])
   pbt_figures = validate(summary["best_dir"])
   pbt_curves, members = member_curves(root)
-  fixed_curves = {}
-  for r in fixed:
-    records = [m for m in metrics_lib.read_jsonl(os.path.join(root, f"fixed_{r['run']}",
-                                                              "metrics.jsonl"))
-               if m.get("l2") is not None]
-    fixed_curves[f"fixed run {r['run']}"] = ([m["frames"] for m in records],
-                                             [m["l2"] for m in records])
+  fixed_curves = {f"fixed run {r['run']}": l2_curve(os.path.join(root, f"fixed_{r['run']}"))
+                  for r in fixed}
   plot(pbt_curves, fixed_curves, os.path.join(root, "compare.png"))
   result = {
       "population": size, "frames_per_run": FLAGS.frames, "perturbation_interval": interval,
@@ -185,8 +187,8 @@ def main(argv):
       "blank_l2": pbt_figures["blank_l2"], "split": FLAGS.validation_split,
   }
   with open(os.path.join(root, "compare.json"), "w", encoding="utf-8") as f:
-    json.dump({"result": result, "fixed": fixed, "pbt_best_hypers": members and [
-        m["history"][-1] for m in members]}, f, indent=1)
+    json.dump({"result": result, "fixed": fixed,
+               "pbt_members_last": [m["history"][-1] for m in members]}, f, indent=1)
   for r in fixed:
     print(json.dumps(r), flush=True)
   print(json.dumps(result), flush=True)
