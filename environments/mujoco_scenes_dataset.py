@@ -218,18 +218,22 @@ def load_images(data_dir=None, split="train", limit=None, config_name="default",
 
 
 def load_scenes(data_dir=None, split="train", limit=None, config_name="default",
-                scene_config=None, with_objects=True):
+                scene_config=None, with_objects=True, start=0):
   """(images as `load_images` gives them, each scene's list of `SceneObject`s (None without
-  `with_objects`))."""
+  `with_objects`)), of the split's scenes from index `start` on (at most `limit` of them): a
+  validation set can be scenes of the train split that training never reaches."""
   scene_config = scene_config or scene_actions.SceneConfig()
   if config_name not in SPLIT_SIZES or split not in ("train", "test"):
     raise ValueError(f"MuJoCo Scenes has configs {sorted(SPLIT_SIZES)} and splits train and test; "
                      f"got config {config_name!r}, split {split!r}.")
+  size = SPLIT_SIZES[config_name][0 if split == "train" else 1]
+  if not 0 <= start < size:
+    raise ValueError(f"The {split} split of MuJoCo Scenes ({config_name}) holds scenes 0 to "
+                     f"{size - 1}; cannot start at scene {start}.")
+  count = size - start if not limit else min(limit, size - start)
   if not data_dir:
-    count = SPLIT_SIZES[config_name][0 if split == "train" else 1]
     seed = TRAIN_SEED if split == "train" else TEST_SEED
-    images, arrays = generate(min(limit, count) if limit else count, seed=seed,
-                              config=scene_config)
+    images, arrays = generate(count, seed=seed, config=scene_config, start=start)
     scenes = [arrays_to_objects({k: v[i] for k, v in arrays.items()})
               for i in range(len(images))] if with_objects else None
     return images.astype(np.float32) / 255.0, scenes
@@ -239,10 +243,9 @@ def load_scenes(data_dir=None, split="train", limit=None, config_name="default",
                      "matching scenes in memory.")
   builder = prepare(SpiralMujocoScenes(data_dir=os.path.expanduser(data_dir),
                                        config=config_name))
-  if not with_objects:
+  if not with_objects and not start:
     return tfds_local.read_images(builder, split, limit).astype(np.float32) / 255.0, None
   source = builder.as_data_source(split=split)
-  count = len(source) if not limit else min(limit, len(source))
-  rows = source.__getitems__(list(range(count)))
+  rows = source.__getitems__(list(range(start, start + count)))
   images = np.stack([r["image"] for r in rows]).astype(np.float32) / 255.0
-  return images, [arrays_to_objects(r) for r in rows]
+  return images, [arrays_to_objects(r) for r in rows] if with_objects else None

@@ -75,9 +75,19 @@ def make_setup(config, with_labels=False, load_data=True, in_memory=False):
       raise ValueError("The 'mujoco_scenes' dataset goes with the 'mujoco_scenes' environment.")
     from environments import mujoco_scenes_dataset  # pylint: disable=import-outside-toplevel
     # the labels of a scene: its objects (with_labels), for the matching scores
-    images, labels = mujoco_scenes_dataset.load_scenes(data.data_dir or None, data.split,
-                                                       data.limit or None, scene_config=scene,
-                                                       with_objects=with_labels)
+    split, part = datasets.parse_split(data.split)
+    if part.step is not None or (part.start or 0) < 0 or (part.stop or 0) < 0:
+      raise ValueError(f"Write MuJoCo Scenes splits as 'train', 'train[A:B]' with A, B >= 0; got "
+                       f"{data.split!r}.")
+    start = part.start or 0
+    limit = part.stop - start if part.stop is not None else None
+    if data.limit:
+      limit = data.limit if limit is None else min(limit, data.limit)
+    if limit is not None and limit < 1:
+      raise ValueError(f"Split {data.split!r} of MuJoCo Scenes holds no scenes.")
+    images, labels = mujoco_scenes_dataset.load_scenes(data.data_dir or None, split, limit,
+                                                       scene_config=scene,
+                                                       with_objects=with_labels, start=start)
   elif in_memory:
     images, labels = datasets.load_labelled(data.name, data.data_dir or None, data.split,
                                             canvas_size, data.limit or None, grayscale)
