@@ -184,6 +184,43 @@ class PolicyTest(parameterized.TestCase):
       policy_lib.Policy(odd.observation_spec(), odd.action_spec(), SKIP).init(
           jax.random.PRNGKey(0))
 
+  def test_warp_and_readout_extend_the_branch_exactly(self):
+    env = jax_paint.JaxPaint(canvas_size=32, grid_size=16, grayscale=True)
+    spec = (env.observation_spec(), env.action_spec())
+    key = jax.random.PRNGKey(1)
+    inputs = jax.tree.map(lambda x: x[None], policy_lib.Policy(*spec, SKIP, True).dummy_inputs(
+        (2,))._replace(target=jax.random.uniform(key, (2, 32, 32, 1))))
+    actions = {"flag": jnp.array([[1, 1]]), "end": jnp.array([[[3, 4], [9, 2]]]),
+               "control": jnp.array([[[0, 0], [5, 5]]]), "size": jnp.array([[0, 2]]),
+               "pressure": jnp.array([[1, 3]])}
+
+    def log_prob(config, params):
+      policy = policy_lib.Policy(*spec, config, conditional=True)
+      params = params or policy.init(key)
+      out, _ = policy.unroll(params, inputs, actions, policy.initial_state(2))
+      return np.asarray(out.log_prob), params
+
+    plain, params = log_prob(SKIP, None)
+    # The warp starts as the identity: the same policy as the branch without it.
+    warped = dataclasses.replace(SKIP, location_skip_warp=True)
+    warp_params = policy_lib.Policy(*spec, warped, True).init(key)
+    warp_name = next(name for name in warp_params if "warp" in str(warp_params[name]))
+    with_identity = dict(params, **{warp_name: warp_params[warp_name]})
+    np.testing.assert_allclose(log_prob(warped, with_identity)[0], plain, rtol=1e-5)
+    moved = dict(with_identity, **{warp_name: {"warp": jnp.roll(jnp.eye(256), 1, axis=1)}})
+    self.assertFalse(np.allclose(log_prob(warped, moved)[0], plain))
+    # The read-out adds the chosen cell's features to the decoder's input: with its weights at
+    # zero, the same policy; with them, another.
+    readout = dataclasses.replace(SKIP, location_readout=True)
+    readout_params = policy_lib.Policy(*spec, readout, True).init(key)
+    grown = {name: {k: (readout_params[name][k].at[:v.shape[0]].set(v).at[v.shape[0]:].set(0.0)
+                        if v.shape != readout_params[name][k].shape else v)
+                    for k, v in module.items()} for name, module in params.items()}
+    np.testing.assert_allclose(log_prob(readout, grown)[0], plain, rtol=1e-5)
+    self.assertFalse(np.allclose(log_prob(readout, readout_params)[0], plain))
+    with self.assertRaisesRegex(ValueError, "set location_skip_channels > 0"):
+      policy_lib.Policy(*spec, dataclasses.replace(policy_lib.SMALL, location_readout=True))
+
   def test_paper_config_builds_and_steps(self):
     env = libmypaint.LibMyPaint()
     policy = policy_lib.Policy(env.observation_spec(), env.action_spec(), policy_lib.PAPER)

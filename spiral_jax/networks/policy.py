@@ -50,6 +50,14 @@ class PolicyConfig:
   # canvas and target directly, and adds logits to the spatial heads' (gated by z_i). 0 is the
   # paper's policy, where a location is read from z_i alone.
   location_skip_channels: int = 0
+  # With the branch: a learned linear map over the grid's cells (initialised to the identity)
+  # moves the branch's features from where they are in the image to the cells they belong to.
+  # A painting's grid lies on the canvas; a camera's perspective (MuJoCo Scenes) does not.
+  location_skip_warp: bool = False
+  # With the branch: once a location is chosen, the branch's features at that cell join the
+  # decoder's input for the components after it (a scene object's size and colour read the
+  # target where the object goes).
+  location_readout: bool = False
 
 
 PAPER = PolicyConfig()
@@ -157,7 +165,12 @@ class _Network(hk.Module):
                          f"number of grid cells ({grid[0]}x{grid[1]}) wide and high.")
       with hk.experimental.name_scope(f"skip_{grid[0]}x{grid[1]}"):
         y = jax.nn.relu(conv.Conv2D(c.location_skip_channels, 2 * stride, stride=stride)(x))
-        maps[grid] = jax.nn.relu(conv.Conv2D(c.location_skip_channels, 3)(y))
+        y = jax.nn.relu(conv.Conv2D(c.location_skip_channels, 3)(y))
+        if c.location_skip_warp:
+          cells = grid[0] * grid[1]
+          warp = hk.get_parameter("warp", (cells, cells), init=lambda s, d: jnp.eye(*s, dtype=d))
+          y = jnp.einsum("npc,pq->nqc", y.reshape(n, cells, -1), warp).reshape(y.shape)
+        maps[grid] = y
     return maps
 
   def _torso(self, inputs):
@@ -263,6 +276,12 @@ class _Network(hk.Module):
       if i + 1 < len(self._components):
         embedding = _embed(index, comp.num_values, c.embed_dim, f"decoder_embed_{comp.name}",
                            one_hot)
+        if comp.is_location and skips is not None and c.location_readout:
+          # The branch's features at the chosen cell (a one-hot product: a matmul gradient).
+          cells = skips[comp.grid].reshape(embedding.shape[0], comp.num_values, -1)
+          chosen = one_hot if one_hot is not None else jax.nn.one_hot(index, comp.num_values,
+                                                                     dtype=cells.dtype)
+          embedding = jnp.concatenate([embedding, jnp.einsum("np,npc->nc", chosen, cells)], -1)
         z = jax.nn.relu(hk.Linear(c.lstm_size, name=f"decoder_{comp.name}")(
             jnp.concatenate([z, embedding], axis=-1)))
     return out_actions, relaxed, log_prob, entropy
@@ -299,6 +318,9 @@ class Policy:
     if "canvas" not in observation_spec:
       raise ValueError("The policy needs an observation named 'canvas' (an (H, W, C) image); "
                        f"the observation spec has {sorted(observation_spec)}.")
+    if (config.location_skip_warp or config.location_readout) and not config.location_skip_channels:
+      raise ValueError("location_skip_warp and location_readout act on the location heads' "
+                       "branch: set location_skip_channels > 0 too.")
     self.components = specs.components(action_spec)
     self.config = config
     self.conditional = conditional
