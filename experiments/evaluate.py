@@ -9,6 +9,7 @@ l2), an unconditional one on its samples (confident, class shares).
   spiral-jax evaluate --agent=mnist_small --dataset=folder --data_dir=my_digits/
   spiral-jax evaluate --agent=omniglot                          # its held-out alphabets
   spiral-jax evaluate --agent=mnist_unconditional --num_images=1000   # 1,000 samples
+  spiral-jax evaluate --agent=mujoco_scenes --num_images=100    # held-out generated scenes
 
 The agent runs greedily (`--sample` to sample) on the first --num_images targets of the split.
 Figures: `l2_mean` and `l2_ci95` (mean squared error per pixel to the target, with a 95%
@@ -21,6 +22,11 @@ shipped agent), with evaluation.png (target | painting pairs) beside it.
 An unconditional agent paints --num_images sampled episodes; for MNIST the shipped classifier
 scores them: `confident` (the share it labels with probability > 0.9), `class_share_0` ...
 `class_share_9` and `class_min_share` (the rarest digit's share); evaluation.png shows 64 samples.
+
+A MuJoCo Scenes agent adds whether each scene was rebuilt: `count_accuracy` (scenes with the right
+number of objects), `object_accuracy` (true objects matched by one with the right shape, size,
+colour and cell), each attribute's accuracy, and `mcmc_l2_5000`, the MCMC baseline's l2 after
+5,000 renderer calls on the same scenes (from the shipped agent's record, or --mcmc_dir).
 """
 
 import json
@@ -50,6 +56,8 @@ flags.DEFINE_string("renderer", None, "Paint with this environment instead of th
                     "(e.g. libmypaint for an agent trained on jax_paint).")
 flags.DEFINE_integer("sampling_seed", 0, "Seed for sampled actions (with --sample).")
 flags.DEFINE_string("output", None, "The JSON file to write.")
+flags.DEFINE_string("mcmc_dir", None, "A MuJoCo Scenes agent: an MCMC run on the same scenes "
+                    "(python -m experiments.mcmc --mcmc_dir=DIR) to report mcmc_l2_5000 from.")
 
 
 def main(argv):
@@ -61,7 +69,7 @@ def main(argv):
   summary, renders, targets = evaluate(FLAGS.workdir, FLAGS.split, FLAGS.data_dir,
                                        FLAGS.num_images, FLAGS.batch_size, not FLAGS.sample,
                                        FLAGS.renderer, FLAGS.sampling_seed, FLAGS.agent,
-                                       FLAGS.dataset)
+                                       FLAGS.dataset, FLAGS.mcmc_dir)
   output = FLAGS.output or (os.path.join(FLAGS.workdir, "evaluation.json") if FLAGS.workdir
                             else os.path.join("outputs", "evaluate", f"{summary['agent']}.json"))
   os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)

@@ -4,10 +4,14 @@ Runs one chain per held-out scene (the dataset's test split) for a budget of ren
 logs the mean l2 to the targets against the calls, as `MCMC_DIR/metrics.jsonl` ("frames" is the
 renderer calls per scene), so that `spiral-jax figures --compare` can put it next to training
 runs. With --agent=RUN_WORKDIR a trained conditional MuJoCo agent is run on the same scenes (one
-pass: `episode_length` renderer calls per scene) and both go into one plot, `MCMC_DIR/fig9.png`.
+pass: `episode_length` renderer calls per scene) and both go into one plot, `MCMC_DIR/fig9.png`;
+--agent may also name a shipped agent (mujoco_scenes). `MCMC_DIR/mcmc.json` records the chains'
+curve and settings (`spiral_jax.mcmc.curve_record`): `experiments.ship --mcmc_dir` stores it in
+the agent, and `spiral-jax evaluate` reports `mcmc_l2_5000` from it on the same scenes.
 
   python -m experiments.mcmc --num_scenes=100 --calls=5000 --mcmc_dir=outputs/mcmc
   python -m experiments.mcmc --agent=outputs/mujoco --mcmc_dir=outputs/mcmc
+  python -m experiments.mcmc --agent=mujoco_scenes --mcmc_dir=outputs/mcmc
 """
 
 import dataclasses
@@ -32,7 +36,9 @@ flags.DEFINE_integer("calls", 5000, "Renderer calls per scene.")
 flags.DEFINE_integer("num_slots", 20, "Object slots in the latent trace.")
 flags.DEFINE_float("variance", 0.25, "The Gaussian likelihood's fixed diagonal variance.")
 flags.DEFINE_integer("mcmc_seed", 0, "Seed of the chains.")
-flags.DEFINE_string("agent", None, "A trained conditional MuJoCo Scenes run to compare with.")
+flags.DEFINE_string("agent", None, "A trained conditional MuJoCo Scenes run (its directory) or "
+                    "shipped agent to compare with.")
+RECORD = "mcmc.json"
 
 
 def log_schedule(calls, per_decade=10):
@@ -74,18 +80,26 @@ def run_mcmc(num_scenes, calls, workdir, num_slots=20, variance=0.25, seed=0, co
   return history, targets, np.stack([c.image for c in chains])
 
 
-def agent_l2(run_workdir, targets):
-  """(l2 mean, renderer calls per scene) of a trained agent's greedy pass over the targets."""
+def _load(agent):
+  """(config, params, info) of a run directory or a shipped agent."""
+  from experiments import setups  # pylint: disable=import-outside-toplevel
+  if os.path.isdir(agent):
+    return setups.load_agent(workdir=agent)
+  return setups.load_agent(agent=agent)
+
+
+def agent_l2(agent, targets):
+  """(l2 mean, renderer calls per scene) of a trained agent's (a run directory or a shipped
+  agent) greedy pass over the targets."""
   import jax  # pylint: disable=import-outside-toplevel
   from experiments import setups  # pylint: disable=import-outside-toplevel
   from spiral_jax import evaluation  # pylint: disable=import-outside-toplevel
   from spiral_jax import training  # pylint: disable=import-outside-toplevel
-  config, params, _ = setups.load_run(run_workdir)
-  config.data.limit = 16  # the targets are given; the setup only needs the specs
-  setup = setups.make_setup(config)
-  if tuple(setup.images.image_shape) != tuple(targets.shape[1:]):
-    raise ValueError(f"The agent paints {setup.images.image_shape} canvases, the scenes are "
-                     f"{targets.shape[1:]}.")
+  config, params, _ = _load(agent)
+  setup = setups.make_setup(config, load_data=False)  # the targets are given
+  if tuple(setup.observation_spec["canvas"].shape) != tuple(targets.shape[1:]):
+    raise ValueError(f"The agent paints {setup.observation_spec['canvas'].shape} canvases, the "
+                     f"scenes are {targets.shape[1:]}.")
   policy, _, _ = training.build_agent(config, setup)
   renders, _ = evaluation.reconstruct_dm_env(setup.env_factory, policy, params, targets,
                                              jax.random.PRNGKey(0), greedy=True)
@@ -99,13 +113,22 @@ def main(argv):
   config = None
   if FLAGS.agent:  # the scenes the agent was trained on (canvas size, grid, sizes, colours)
     from experiments import setups  # pylint: disable=import-outside-toplevel
-    run_config, _, _ = setups.load_run(FLAGS.agent)
+    run_config, _, _ = _load(FLAGS.agent)
     if run_config.env.name != "mujoco_scenes":
       raise ValueError(f"{FLAGS.agent} trained on {run_config.env.name!r}, not 'mujoco_scenes'.")
     config = dataclasses.replace(setups.scene_config(run_config.env),
                                  episode_length=FLAGS.num_slots)
+  config = config or mujoco_scenes.SceneConfig(episode_length=FLAGS.num_slots)
   history, targets, renders = run_mcmc(FLAGS.num_scenes, FLAGS.calls, FLAGS.mcmc_dir,
                                        FLAGS.num_slots, FLAGS.variance, FLAGS.mcmc_seed, config)
+  record = mcmc.curve_record(history, f"test[:{FLAGS.num_scenes}]",
+                             num_scenes=FLAGS.num_scenes, seed=FLAGS.mcmc_seed,
+                             variance=FLAGS.variance, num_slots=FLAGS.num_slots,
+                             scene=config.to_dict())
+  tmp = os.path.join(FLAGS.mcmc_dir, RECORD + ".tmp")
+  with open(tmp, "w", encoding="utf-8") as f:
+    json.dump(record, f)
+  os.replace(tmp, os.path.join(FLAGS.mcmc_dir, RECORD))
   pictures.save_png(pictures.reconstructions(targets[:32], renders[:32]),
                     os.path.join(FLAGS.mcmc_dir, "mcmc_reconstructions.png"))
   series = {"MCMC": ([r["frames"] for r in history], [r["l2"] for r in history])}

@@ -4,10 +4,17 @@ unconditional one paints samples.
 
 Figures: `l2_mean` and `l2_ci95` (mean squared error per pixel to the target, with a 95%
 confidence interval), `recognised` (the share of paintings that the shipped MNIST classifier labels
-as their target's label; MNIST only), `blank_l2` (the l2 of a blank canvas to the same targets)
+as their target's label; MNIST only), `blank_l2` (the l2 of the environment's first canvas, a blank
+one or an empty scene, to the same targets)
 and `num_images`. Unconditional MNIST agents: `confident`, `class_min_share` and
 `class_share_0` ... `class_share_9` of their sampled paintings (`classifier.sample_quality`).
+MuJoCo Scenes agents: the scene-matching scores (`environments.scene_matching`) and, where an MCMC
+record of the same scenes is at hand (a shipped agent's, or `mcmc_dir`'s mcmc.json),
+`mcmc_l2_5000`: the MCMC baseline's l2 after 5,000 renderer calls per scene.
 """
+
+import os
+
 
 import jax
 import numpy as np
@@ -15,13 +22,17 @@ import numpy as np
 from experiments import setups
 from spiral_jax import classifier as classifier_lib
 from spiral_jax import evaluation
+from spiral_jax import mcmc
 from spiral_jax import training
+
+MCMC_CALLS = 5000  # the renderer calls per scene of the MCMC figure evaluate reports
 
 
 def evaluate(workdir=None, split=None, data_dir=None, num_images=1000, batch_size=64,
-             greedy=True, renderer=None, seed=0, agent=None, dataset=None):
+             greedy=True, renderer=None, seed=0, agent=None, dataset=None, mcmc_dir=None):
   """Runs the agent on targets; returns (summary dict, renders, targets). An unconditional agent
-  paints num_images samples instead (targets: None)."""
+  paints num_images samples instead (targets: None). mcmc_dir: an MCMC run (experiments.mcmc)
+  of a scene agent's targets, for `mcmc_l2_5000` (default: the record a shipped agent carries)."""
   config, params, info = setups.load_agent(agent, workdir)
   if not training.training_config(config).conditional:
     return _samples(config, params, info, num_images, batch_size, renderer, seed, agent)
@@ -38,12 +49,21 @@ def evaluate(workdir=None, split=None, data_dir=None, num_images=1000, batch_siz
     renders, actions = evaluation.reconstruct_dm_env(setup.env_factory, policy, params, targets,
                                                      key, batch_size, greedy)
   summary = evaluation.l2_summary(renders, targets)
-  summary["blank_l2"] = float(np.mean(evaluation.l2_per_image(np.ones_like(targets), targets)))
+  blank = np.broadcast_to(_first_canvas(setup), targets.shape)
+  summary["blank_l2"] = float(np.mean(evaluation.l2_per_image(blank, targets)))
   if labels is not None and config.data.name.startswith("mnist"):
     summary["recognised"] = classifier_lib.recognised(classifier_lib.load(), renders,
                                                       labels[:num_images])
   if labels is not None and config.data.name == "mujoco_scenes":
     summary.update(_scene_scores(config, actions, labels[:num_images]))
+    record = (mcmc.load_curve_record(os.path.join(mcmc_dir, "mcmc.json")) if mcmc_dir
+              else info.get("mcmc"))
+    if record and _same_scenes(record, config, len(targets)):
+      summary[f"mcmc_l2_{MCMC_CALLS}"] = mcmc.mcmc_l2_after(record, MCMC_CALLS)
+    elif mcmc_dir:
+      raise ValueError(f"The MCMC run in {mcmc_dir} ran on {record['split']} of other scenes "
+                       f"than these ({_scenes_of(config, len(targets))}); give --split and "
+                       "--num_images to match it.")
   summary.update({"dataset": config.data.name, "split": config.data.split, "greedy": greedy,
                   "renderer": config.env.name, "frames": int(info.get("frames", 0)),
                   "updates": int(info.get("updates", 0))})
@@ -73,6 +93,32 @@ def _samples(config, params, info, num_images, batch_size, renderer, seed, agent
   if agent:
     summary["agent"] = info["agent"]
   return summary, renders, None
+
+
+def _first_canvas(setup):
+  """The canvas an episode starts from (white paper; the empty platform for MuJoCo Scenes)."""
+  env = setup.env_factory()
+  try:
+    return np.asarray(env.reset().observation["canvas"], np.float32)
+  finally:
+    close = getattr(env, "close", None)
+    if close:
+      close()
+
+
+def _scenes_of(config, count):
+  """The scenes an evaluation of `count` targets ran on, as a sliced split: "test[:100]"."""
+  split = config.data.split
+  return split if "[" in split else f"{split}[:{count}]"
+
+
+def _same_scenes(record, config, count):
+  """Whether an MCMC record was measured on these targets: the same split, count and scenes
+  (canvas, grid, sizes, colours; the chains' slots are their own)."""
+  scene = setups.scene_config(config.env).to_dict()
+  theirs = dict(record.get("scene", {}))
+  same_config = all(theirs.get(k) == v for k, v in scene.items() if k != "episode_length")
+  return record.get("split") == _scenes_of(config, count) and same_config
 
 
 def _scene_scores(config, actions, scenes):

@@ -4,6 +4,7 @@ of an unconditional one.
   spiral-jax paint --agent=mnist_small --image=digit.png               # a shipped agent, no training
   spiral-jax paint --agent=omniglot --held_out=7                       # its 8th held-out drawing
   spiral-jax paint --agent=mnist_unconditional --samples=64            # an unconditional agent
+  spiral-jax paint --agent=mujoco_scenes --image=scene.png             # a MuJoCo scene agent
   python -m experiments.paint --workdir=outputs/train --image=digit.png --out_dir=outputs/paint
 
 The image is converted to the canvas's mode (grey or colour), centre-cropped to a square and
@@ -12,6 +13,9 @@ resized to the canvas. Dark ink on light paper works best (that is what the agen
 painting.svg, painting.gif (one frame per step), trace.png (input | render | re-render | each
 stroke in its own colour) and program.json. With --samples=N (an unconditional agent): samples.png,
 samples_256.png (the first 16 re-rendered), and sample_NNN.json / .svg.
+A MuJoCo Scenes agent writes the scene program instead: program.json (its objects; re-render it
+with `spiral-jax render --program=program.json --size=512`), scene.png (the render at canvas size),
+scene_256.png (the program rendered afresh at --big_size) and comparison.png (target | render).
 """
 
 import os
@@ -75,7 +79,11 @@ def _painting_agent(workdir, agent):
 
 def paint(workdir, image_path, out_dir, big_size=256, agent=None, target=None):
   """Paints the image file (or the `target` image, float (H, W, C) at canvas size) with a run's
-  agent (workdir) or a shipped one (agent); returns the Program."""
+  agent (workdir) or a shipped one (agent); returns the Program (a SceneProgram for a MuJoCo
+  Scenes agent)."""
+  config, _, _ = setups.load_agent(agent, workdir)
+  if config.env.name == "mujoco_scenes":
+    return paint_scene(workdir, image_path, out_dir, big_size, agent, target)
   params, paint_config, setup, policy = _painting_agent(workdir, agent)
   if not policy.conditional:
     raise ValueError("This run's agent is unconditional: it cannot paint a given image; paint "
@@ -95,6 +103,31 @@ def paint(workdir, image_path, out_dir, big_size=256, agent=None, target=None):
   program.save_svg(out("painting.svg"), size=big_size)
   figures.save_gif(figures.episode_frames(program), out("painting.gif"))
   pictures.save_png(figures.stroke_trace(program, target, big_size), out("trace.png"))
+  return program
+
+
+def paint_scene(workdir, image_path, out_dir, big_size=256, agent=None, target=None):
+  """Rebuilds the scene in the image file (or `target`) with a MuJoCo Scenes agent, in one pass:
+  writes program.json, scene.png, scene_256.png and comparison.png; returns the SceneProgram."""
+  from environments import mujoco_render  # pylint: disable=import-outside-toplevel
+  config, params, _ = setups.load_agent(agent, workdir)
+  setup = setups.make_setup(config, load_data=False)
+  policy, _, _ = training.build_agent(config, setup)
+  scene = setups.scene_config(config.env)
+  if target is None:
+    target = load_image(image_path, scene.canvas_size, 3)
+  renders, actions = evaluation.reconstruct_dm_env(setup.env_factory, policy, params,
+                                                   target[None], jax.random.PRNGKey(0),
+                                                   greedy=True)
+  program = programs.SceneProgram(scene, evaluation.episode_steps(actions[0]))
+  os.makedirs(out_dir, exist_ok=True)
+  out = lambda name: os.path.join(out_dir, name)
+  program.save(out("program.json"))
+  pictures.save_png(pictures.to_uint8(renders[0]), out("scene.png"))
+  pictures.save_png(pictures.to_uint8(mujoco_render.render_program(program, big_size)),
+                    out("scene_256.png"))
+  pictures.save_png(pictures.reconstructions(target[None], renders[:1], scale=4),
+                    out("comparison.png"))
   return program
 
 
@@ -139,6 +172,10 @@ def main(argv):
                          "for an unconditional agent.")
   program = paint(workdir, FLAGS.image, FLAGS.out_dir, FLAGS.big_size, FLAGS.agent, target)
   what = FLAGS.image if target is None else f"held-out target {FLAGS.held_out}"
+  if isinstance(program, programs.SceneProgram):
+    print(f"Rebuilt {what} with {len(program.objects)} objects: {FLAGS.out_dir}/program.json, "
+          "scene.png, scene_256.png, comparison.png")
+    return
   print(f"Painted {what} in {sum(a['flag'] for a in program.actions)} strokes: "
         f"{FLAGS.out_dir}/painting.png, painting.svg, painting.gif, trace.png, program.json")
 

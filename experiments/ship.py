@@ -2,9 +2,11 @@
 
   python -m experiments.ship --workdir=outputs/train --name=mnist_small
   python -m experiments.ship --workdir=runs/paper --name=mnist --data_dir=/data/mnist
+  python -m experiments.ship --workdir=runs/scenes --name=mujoco_scenes --mcmc_dir=outputs/mcmc
 
 It evaluates the run's newest checkpoint on the held-out split (with the JAX renderer it trained
-on, if any, and with libmypaint; an unconditional agent on its samples), then writes
+on, if any, and with libmypaint; an unconditional agent on its samples; a MuJoCo Scenes agent
+with MuJoCo, and --mcmc_dir's MCMC record of its test scenes goes into the file), then writes
 spiral_jax/pretrained/NAME.npz (or --out):
 `spiral_jax.pretrained.load(NAME)` and `spiral-jax paint --agent=NAME` use it. The last line is
 one JSON object of what was recorded.
@@ -19,6 +21,7 @@ from absl import logging
 
 from experiments import measure
 from experiments import setups
+from spiral_jax import mcmc
 from spiral_jax import pretrained
 from spiral_jax import training
 
@@ -33,10 +36,13 @@ flags.DEFINE_string("split", None, "The held-out split to evaluate on, recorded 
 flags.DEFINE_integer("num_images", 1000, "Test targets evaluated.")
 flags.DEFINE_bool("libmypaint", True, "Also evaluate with libmypaint.")
 flags.DEFINE_string("note", "", "A line on how the agent was trained (recorded).")
+flags.DEFINE_string("mcmc_dir", None, "A MuJoCo Scenes agent: the MCMC run on its test scenes "
+                    "(python -m experiments.mcmc --agent=RUN --mcmc_dir=DIR), recorded in the "
+                    "agent so that evaluate reports mcmc_l2_5000 and Fig. 9 redraws from it.")
 
 
 def ship(workdir, name, out=None, data_dir=None, split=None, num_images=1000,
-         with_libmypaint=True, note=""):
+         with_libmypaint=True, note="", mcmc_dir=None):
   """Evaluates the run and writes its agent file; returns the recorded info."""
   if not name or not name.replace("_", "").isalnum():
     raise ValueError(f"An agent name is letters, digits and _, not {name!r}.")
@@ -54,13 +60,16 @@ def ship(workdir, name, out=None, data_dir=None, split=None, num_images=1000,
           "trained_on": f"{tc.data['name']} {tc.data['split']}", "note": note,
           "evaluation": {}}
   renderers = [tc.env["name"]] + (["libmypaint"] if with_libmypaint
-                                  and tc.env["name"] != "libmypaint" else [])
+                                  and tc.env["name"] == "jax_paint" else [])
+  if mcmc_dir:
+    info["mcmc"] = mcmc.load_curve_record(os.path.join(mcmc_dir, "mcmc.json"))
+    num_images = int(info["mcmc"]["num_scenes"])  # the scenes the chains ran on
   for renderer in renderers:
     summary, _, _ = measure.evaluate(workdir, held_out, data_dir, num_images, renderer=renderer,
-                                     dataset=dataset)
+                                     dataset=dataset, mcmc_dir=mcmc_dir)
     info["evaluation"][renderer] = {k: summary[k] for k in (
         "l2_mean", "l2_ci95", "recognised", "blank_l2", "num_images", "dataset", "split",
-        "confident", "class_min_share")
+        "confident", "class_min_share", "count_accuracy", "object_accuracy", "mcmc_l2_5000")
                                     if k in summary}
   path = out or pretrained.path_of(name)
   pretrained.save(path, tc.to_dict(), params, setup.observation_spec, setup.action_spec, info)
@@ -74,7 +83,7 @@ def main(argv):
   if not FLAGS.workdir or not FLAGS.name:
     raise app.UsageError("Give the run and the agent's name: --workdir=DIR --name=NAME.")
   print(json.dumps(ship(FLAGS.workdir, FLAGS.name, FLAGS.out, FLAGS.data_dir, FLAGS.split,
-                        FLAGS.num_images, FLAGS.libmypaint, FLAGS.note)))
+                        FLAGS.num_images, FLAGS.libmypaint, FLAGS.note, FLAGS.mcmc_dir)))
 
 
 if __name__ == "__main__":

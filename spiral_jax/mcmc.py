@@ -124,3 +124,40 @@ def run(render, targets, action_spec, num_calls, seed=0, num_slots=20, variance=
                     "l2": float(np.mean([c.l2 for c in chains])),
                     "acceptance": float(np.mean([c.accepted for c in chains])) / proposals})
   return history, chains
+
+
+def curve_record(history, split, **settings):
+  """A chain run's l2 against renderer calls as a small JSON-able record (what a shipped scene
+  agent carries for `mcmc_l2_after`): the scenes it ran on (`split`, e.g. "test[:100]"), the call
+  counts and mean l2s logged, and any settings (seed, variance, the scenes' config ...)."""
+  return dict(settings, split=split, calls=[int(r["frames"]) for r in history],
+              l2=[float(r["l2"]) for r in history],
+              acceptance=float(history[-1]["acceptance"]))
+
+
+def mcmc_l2_after(record, calls):
+  """The chains' mean l2 after `calls` renderer calls per scene, from a `curve_record`; a
+  ValueError if the chains ran fewer calls (or the record is malformed)."""
+  try:
+    logged = [(int(c), float(l2)) for c, l2 in zip(record["calls"], record["l2"])]
+  except (KeyError, TypeError, ValueError) as e:
+    raise ValueError(f"Not an MCMC curve record: {e}") from e
+  reached = [l2 for c, l2 in logged if c <= calls]
+  if not logged or max(c for c, _ in logged) < calls:
+    raise ValueError(f"The MCMC chains ran {max((c for c, _ in logged), default=0)} renderer "
+                     f"calls per scene, fewer than {calls}; run experiments.mcmc with "
+                     f"--calls={calls} or more.")
+  return reached[-1]
+
+
+def load_curve_record(path):
+  """A `curve_record` saved as JSON (experiments.mcmc writes MCMC_DIR/mcmc.json)."""
+  import json  # pylint: disable=import-outside-toplevel
+  try:
+    with open(path, encoding="utf-8") as f:
+      record = json.load(f)
+    mcmc_l2_after(record, 1)
+  except (OSError, ValueError) as e:
+    raise ValueError(f"Cannot read the MCMC record {path}: {e}. Write one with "
+                     "`python -m experiments.mcmc --mcmc_dir=DIR`.") from e
+  return record

@@ -63,6 +63,26 @@ class ToyChainTest(absltest.TestCase):
     self.assertEqual({b[mcmc.PRESENT] for b in blocks}, {True, False})
 
 
+class RecordTest(absltest.TestCase):
+
+  def test_l2_after_a_number_of_calls_reads_the_last_point_logged_before_it(self):
+    history = [{"frames": c, "l2": l2, "acceptance": 0.5}
+               for c, l2 in ((1, 0.3), (20, 0.2), (1000, 0.1), (5000, 0.05))]
+    record = mcmc.curve_record(history, "test[:4]", seed=3)
+    self.assertEqual((record["split"], record["seed"], record["acceptance"]), ("test[:4]", 3, 0.5))
+    self.assertEqual(mcmc.mcmc_l2_after(record, 5000), 0.05)
+    self.assertEqual(mcmc.mcmc_l2_after(record, 999), 0.2)
+    with self.assertRaisesRegex(ValueError, "ran 5000 renderer calls per scene, fewer than 6000"):
+      mcmc.mcmc_l2_after(record, 6000)
+    with self.assertRaisesRegex(ValueError, "Not an MCMC curve record"):
+      mcmc.mcmc_l2_after({"calls": [1]}, 1)
+    path = os.path.join(self.create_tempdir().full_path, "mcmc.json")
+    with open(path, "w", encoding="utf-8") as f:
+      f.write('{"calls": [1, 2], "l2": [0.1')
+    with self.assertRaisesRegex(ValueError, "Cannot read the MCMC record .*experiments.mcmc"):
+      mcmc.load_curve_record(path)
+
+
 class ScriptTest(absltest.TestCase):
 
   def test_mcmc_on_held_out_scenes_logs_l2_against_renderer_calls(self):
@@ -78,6 +98,10 @@ class ScriptTest(absltest.TestCase):
     self.assertLess(l2[-1], l2[0])  # the chains move toward their targets ...
     self.assertGreater(l2[-1], 0.0)  # ... without solving them in 300 calls
     self.assertTrue(os.path.exists(os.path.join(workdir, "fig9.png")))
+    record = mcmc.load_curve_record(os.path.join(workdir, "mcmc.json"))
+    self.assertEqual((record["calls"], record["l2"]), (calls, l2))
+    self.assertEqual((record["split"], record["num_scenes"]), ("test[:3]", 3))
+    self.assertEqual(record["scene"]["canvas_size"], 64)
     # The log is in the training metrics' format: the figures script compares it with runs.
     series = figures.compare_runs([workdir], os.path.join(workdir, "compare.png"))
     self.assertLen(list(series.values())[0][0], len(records))

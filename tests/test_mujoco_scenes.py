@@ -9,9 +9,12 @@ from absl.testing import absltest
 from absl.testing import parameterized
 from dm_env import test_utils
 import numpy as np
+from PIL import Image
 
+from environments import mujoco_render
 from environments import mujoco_scenes as ms
 from environments import mujoco_scenes_dataset as ds
+from environments import programs
 from environments import scene_actions
 from environments import scene_matching
 
@@ -170,6 +173,24 @@ class DatasetTest(absltest.TestCase):
     other, _ = ds.generate(12, seed=6)
     self.assertFalse(np.array_equal(images, other))
 
+  def test_a_sliced_split_holds_the_scenes_from_its_start(self):
+    from experiments import setups  # pylint: disable=g-import-not-at-top
+    from experiments.configs import mujoco_conditional  # pylint: disable=g-import-not-at-top
+    config = mujoco_conditional.get_config("small")
+    scene = setups.scene_config(config.env)
+    whole, objects = ds.load_scenes(split="train", limit=7, scene_config=scene)
+    config.data.split = "train[4:7]"
+    setup, labels = setups.make_setup(config, with_labels=True, in_memory=True)
+    np.testing.assert_array_equal(setup.images.first(3), whole[4:7])
+    self.assertEqual(labels, objects[4:7])
+    config.data.limit = 2  # the config's limit caps a slice too
+    self.assertLen(setups.make_setup(config, in_memory=True).images, 2)
+    for bad, message in (("train[5:5]", "holds no scenes"), ("train[-3:]", "A, B >= 0"),
+                         ("train[60000:]", "cannot start at scene 60000")):
+      config.data.split = bad
+      with self.assertRaisesRegex(ValueError, message):
+        setups.make_setup(config, in_memory=True)
+
   def test_scenes_hold_one_to_five_objects_without_overlaps(self):
     config = ms.SceneConfig()
     counts = []
@@ -299,11 +320,34 @@ class AgentTest(absltest.TestCase):
     from absl.testing import flagsaver  # pylint: disable=g-import-not-at-top
     from experiments import mcmc as mcmc_script  # pylint: disable=g-import-not-at-top
     mcmc_dir = self.create_tempdir().full_path
-    with flagsaver.flagsaver(mcmc_dir=mcmc_dir, agent=workdir, num_scenes=2, calls=40):
+    with flagsaver.flagsaver(mcmc_dir=mcmc_dir, agent=workdir, num_scenes=2, calls=5000):
       mcmc_script.main([])
     self.assertTrue(os.path.exists(os.path.join(mcmc_dir, "fig9.png")))
-    first = metrics.read_jsonl(os.path.join(mcmc_dir, "metrics.jsonl"))[0]
-    self.assertEqual(first["frames"], 1)
+    history = metrics.read_jsonl(os.path.join(mcmc_dir, "metrics.jsonl"))
+    self.assertEqual((history[0]["frames"], history[-1]["frames"]), (1, 5000))
+    # Evaluate reports MCMC's l2 after 5,000 calls from the chains' record, on the same scenes
+    # only.
+    scores, _, _ = measure.evaluate(workdir, num_images=2, batch_size=2, mcmc_dir=mcmc_dir)
+    self.assertEqual(scores["mcmc_l2_5000"], history[-1]["l2"])
+    with self.assertRaisesRegex(ValueError, "ran on test\\[:2\\] of other scenes"):
+      measure.evaluate(workdir, num_images=3, batch_size=3, mcmc_dir=mcmc_dir)
+    # `paint` rebuilds a scene image as a scene program, which re-renders at any size.
+    image_path = os.path.join(mcmc_dir, "scene.png")
+    Image.fromarray(ds.sample()[0][0]).save(image_path)
+    out_dir = os.path.join(mcmc_dir, "painted")
+    cli = os.path.join(os.path.dirname(sys.executable), "spiral-jax")
+    result = subprocess.run([cli, "paint", f"--workdir={workdir}", f"--image={image_path}",
+                             f"--out_dir={out_dir}"], capture_output=True, text=True,
+                            timeout=600, cwd=ROOT)
+    self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+    program = programs.load(os.path.join(out_dir, "program.json"))
+    self.assertIsInstance(program, programs.SceneProgram)
+    self.assertLen(program, config.env.kwargs.episode_length)
+    with Image.open(os.path.join(out_dir, "scene_256.png")) as big:
+      self.assertEqual(big.size, (256, 256))
+    with Image.open(os.path.join(out_dir, "scene.png")) as small:
+      rendered = np.asarray(small, np.float32) / 255
+    np.testing.assert_allclose(rendered, mujoco_render.render_program(program), atol=1 / 255)
 
 
 if __name__ == "__main__":
