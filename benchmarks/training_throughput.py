@@ -1,7 +1,8 @@
-"""End-to-end training throughput of the small conditional MNIST config, both ways:
+"""End-to-end training throughput of the small conditional configs:
 
-  * Anakin: the JAX renderer, policy and both updates in one jitted loop;
-  * threaded: libmypaint environments in actor threads feeding the learner through the queue.
+  * Anakin: the JAX renderer, policy and both updates in one jitted loop (MNIST);
+  * threaded: libmypaint environments in actor threads feeding the learner through the queue;
+  * mujoco_scenes: MuJoCo Scenes environments in actor threads (the small scene config).
 
 Each runs for about --seconds (a minute by default) of training after a warm-up that is not
 counted (compilation). Frames/s are measured over the run's metrics records after the warm-up;
@@ -9,10 +10,19 @@ the learner's wait fraction is the share of its loop time spent waiting for traj
 same window (`learner_wait_fraction_with_startup` also counts the start, when the learner waits for
 the actors' first episodes).
 
-  OMP_NUM_THREADS=1 python -m benchmarks.training_throughput [--seconds 60]
+  OMP_NUM_THREADS=1 python -m benchmarks.training_throughput [--seconds 60] \
+      [--modes=anakin,libmypaint,mujoco_scenes]
+
+Where the time goes, for MuJoCo Scenes: the learner's busy time per update (its loop time less its
+waits, over the updates) and, measured alone in this process after the run, the environment's time
+per frame (one environment stepping random valid actions: mostly the renderer) and one actor's
+(its environments in lockstep with the policy choosing their actions, batched).
 
 The last line is one JSON object: anakin_frames_per_s, libmypaint_frames_per_s,
-learner_wait_fraction, and the settings used.
+learner_wait_fraction, mujoco_frames_per_s, mujoco_learner_wait_fraction,
+mujoco_learner_busy_ms_per_update, mujoco_env_ms_per_frame, mujoco_actor_ms_per_frame (those of
+the modes run), and the
+settings used.
 """
 
 import json
@@ -27,6 +37,7 @@ import jax
 from experiments import setups
 from experiments.configs import mnist_conditional
 from experiments.configs import mnist_libmypaint
+from experiments.configs import mujoco_conditional
 from spiral_jax import host_memory
 from spiral_jax import metrics as metrics_lib
 from spiral_jax import training
@@ -36,6 +47,7 @@ flags.DEFINE_float("seconds", 60.0, "Seconds of measured training per mode.")
 flags.DEFINE_float("warmup_seconds", 20.0, "Seconds of training not counted (compilation).")
 flags.DEFINE_integer("num_actors", None, "Actor threads in the threaded mode (default: config's).")
 flags.DEFINE_integer("envs_per_actor", None, "Environments per actor (default: config's).")
+flags.DEFINE_list("modes", ["anakin", "libmypaint"], "Which of anakin, libmypaint, mujoco_scenes.")
 
 
 def measure(config):
@@ -50,36 +62,106 @@ def measure(config):
   warm = [r for r in records if r["time_s"] >= FLAGS.warmup_seconds] or records[-2:]
   first, last = warm[0], warm[-1]
   fps = (last["frames"] - first["frames"]) / max(last["time_s"] - first["time_s"], 1e-9)
-  wait = None
+  wait = busy_ms = None
   if "learner_wait_s" in last:
-    wait = (last["learner_wait_s"] - first["learner_wait_s"]) / max(
-        last["learner_loop_s"] - first["learner_loop_s"], 1e-9)
-  return fps, wait, summary
+    loop = max(last["learner_loop_s"] - first["learner_loop_s"], 1e-9)
+    waited = last["learner_wait_s"] - first["learner_wait_s"]
+    wait = waited / loop
+    busy_ms = 1000 * (loop - waited) / max(last["updates"] - first["updates"], 1)
+  return fps, wait, summary, busy_ms
+
+
+def actor_ms_per_frame(config, batches=5):
+  """One actor alone (its envs_per_actor environments in lockstep, the policy choosing their
+  actions, batched): ms per frame, after a warm-up batch (compilation)."""
+  import time  # pylint: disable=import-outside-toplevel
+  from spiral_jax import actor as actor_lib  # pylint: disable=import-outside-toplevel
+  config.data.limit = config.envs_per_actor
+  setup = setups.make_setup(config)
+  policy, _, _ = training.build_agent(config, setup)
+  params = policy.init(jax.random.PRNGKey(0))
+  envs = [setup.env_factory() for _ in range(config.envs_per_actor)]
+  step_fn = jax.jit(policy.step)
+  targets = setup.images.first(config.envs_per_actor) if policy.conditional else None
+  run = lambda i: actor_lib.run_episodes(envs, policy, step_fn, params,
+                                         jax.random.PRNGKey(i), targets)
+  run(0)
+  start = time.perf_counter()
+  frames = sum(int(run(i + 1).first.size) for i in range(batches))
+  elapsed = time.perf_counter() - start
+  for env in envs:
+    getattr(env, "close", lambda: None)()
+  return 1000 * elapsed / frames
+
+
+def env_ms_per_frame(config, frames=2000):
+  """One environment of the config stepping random valid actions, alone: ms per frame."""
+  import time  # pylint: disable=import-outside-toplevel
+  import numpy as np  # pylint: disable=import-outside-toplevel
+  from spiral_jax import specs  # pylint: disable=import-outside-toplevel
+  env = setups.make_setup(config, load_data=False).env_factory()
+  rng = np.random.default_rng(0)
+  components = specs.components(env.action_spec())
+
+  def random_action():
+    return {c.name: (rng.integers(c.grid) if c.is_location else rng.integers(c.num_values))
+            for c in components}
+
+  env.reset()
+  start, steps = time.perf_counter(), 0
+  while steps < frames:
+    if env.step(random_action()).last():
+      env.reset()
+    steps += 1
+  elapsed = time.perf_counter() - start
+  getattr(env, "close", lambda: None)()
+  return 1000 * elapsed / frames
 
 
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
+  unknown = set(FLAGS.modes) - {"anakin", "libmypaint", "mujoco_scenes"}
+  if unknown:
+    raise app.UsageError(f"Unknown modes {sorted(unknown)}: anakin, libmypaint, mujoco_scenes.")
   anakin_config = mnist_conditional.get_config("small")
-  anakin_fps, _, _ = measure(anakin_config)
-  threaded_config = mnist_libmypaint.get_config("small")
-  threaded_config.num_actors = FLAGS.num_actors or threaded_config.num_actors
-  threaded_config.envs_per_actor = FLAGS.envs_per_actor or threaded_config.envs_per_actor
-  threaded_fps, wait, summary = measure(threaded_config)
-  result = {
-      "anakin_frames_per_s": round(anakin_fps, 1),
-      "libmypaint_frames_per_s": round(threaded_fps, 1),
-      "learner_wait_fraction": round(wait, 3),
-      "learner_wait_fraction_with_startup": round(summary["learner_wait_fraction"], 3),
-      "discriminator_steps": threaded_config.learner.discriminator_steps,
-      "num_actors": threaded_config.num_actors,
-      "envs_per_actor": threaded_config.envs_per_actor,
+  result = {}
+  if "anakin" in FLAGS.modes:
+    result["anakin_frames_per_s"] = round(measure(anakin_config)[0], 1)
+  if "libmypaint" in FLAGS.modes:
+    threaded_config = mnist_libmypaint.get_config("small")
+    threaded_config.num_actors = FLAGS.num_actors or threaded_config.num_actors
+    threaded_config.envs_per_actor = FLAGS.envs_per_actor or threaded_config.envs_per_actor
+    threaded_fps, wait, summary, _ = measure(threaded_config)
+    result.update({
+        "libmypaint_frames_per_s": round(threaded_fps, 1),
+        "learner_wait_fraction": round(wait, 3),
+        "learner_wait_fraction_with_startup": round(summary["learner_wait_fraction"], 3),
+        "discriminator_steps": threaded_config.learner.discriminator_steps,
+        "num_actors": threaded_config.num_actors,
+        "envs_per_actor": threaded_config.envs_per_actor})
+  if "mujoco_scenes" in FLAGS.modes:
+    scene_config = mujoco_conditional.get_config("small")
+    scene_config.num_actors = FLAGS.num_actors or scene_config.num_actors
+    scene_config.envs_per_actor = FLAGS.envs_per_actor or scene_config.envs_per_actor
+    scene_fps, wait, _, busy_ms = measure(scene_config)
+    result.update({
+        "mujoco_frames_per_s": round(scene_fps, 1),
+        "mujoco_learner_wait_fraction": round(wait, 3),
+        "mujoco_learner_busy_ms_per_update": round(busy_ms, 1),
+        "mujoco_env_ms_per_frame": round(env_ms_per_frame(scene_config), 3),
+        "mujoco_actor_ms_per_frame": round(actor_ms_per_frame(scene_config), 3),
+        "mujoco_frames_per_update": scene_config.learner.batch_size
+                                    * scene_config.env.kwargs["episode_length"],
+        "mujoco_num_actors": scene_config.num_actors,
+        "mujoco_envs_per_actor": scene_config.envs_per_actor})
+  result.update({
       "batch_size": anakin_config.learner.batch_size,
       "canvas_size": anakin_config.env.kwargs.canvas_size,
       "episode_length": anakin_config.env.kwargs.episode_length,
       "devices": jax.device_count(),
       "seconds": FLAGS.seconds,
-  }
+  })
   print(json.dumps(result))
 
 
