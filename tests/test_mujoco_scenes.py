@@ -294,6 +294,7 @@ class AgentTest(absltest.TestCase):
     from spiral_jax import training  # pylint: disable=g-import-not-at-top
     config = mujoco_conditional.get_config("small")
     config.num_actors = 0  # the learner runs the episodes itself
+    config.envs_per_actor = 8  # one batch of episodes per update
     config.data.limit = 64
     config.learner.batch_size = 8
     config.max_updates = 4
