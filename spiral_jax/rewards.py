@@ -60,9 +60,11 @@ def new_stroke_penalty(paint_flags: chex.Array, cost: float = 0.1) -> chex.Array
   return -cost * (painted & ~before).astype(jnp.float32)
 
 
-def empty_canvas_penalty(canvas: chex.Array, cost: float = 1.0, blank: float = 1.0,
+def empty_canvas_penalty(canvas: chex.Array, cost: float = 1.0, blank=1.0,
                          threshold: float = 0.05) -> chex.Array:
-  """-cost for each canvas on which no pixel differs from blank paper by more than threshold."""
+  """-cost for each canvas on which no pixel differs from `blank` by more than threshold: blank
+  paper (1.0), or each episode's first canvas (B, H, W, C), whatever the renderer starts from
+  (an empty MuJoCo platform)."""
   ink = jnp.max(jnp.abs(canvas - blank), axis=(-3, -2, -1))
   return -cost * (ink <= threshold).astype(jnp.float32)
 
@@ -137,7 +139,9 @@ def compute(config, traj, d_score: Optional[ScoreFn] = None
     rewards += new_stroke_penalty(traj.action[config.stroke_component] == 1,
                                   config.new_stroke_cost)
   if config.empty_canvas_cost:
-    rewards += last * empty_canvas_penalty(final, config.empty_canvas_cost)
+    # "Empty": unchanged from the canvas the episode began on (white paper for a painting).
+    rewards += last * empty_canvas_penalty(final, config.empty_canvas_cost,
+                                           blank=traj.canvas[0].astype(jnp.float32))
   if config.colour_histogram_weight and conditional:
     rewards += last * colour_histogram_penalty(final, target, config.colour_histogram_weight)
   if conditional:

@@ -57,6 +57,11 @@ class RewardsTest(absltest.TestCase):
     inked = canvas(1.0).at[3, 3].set(0.2)
     batch = jnp.stack([canvas(1.0), inked, canvas(0.98)])
     np.testing.assert_array_equal(rewards.empty_canvas_penalty(batch, cost=2.0), [-2.0, 0.0, -2.0])
+    # Against each episode's first canvas: a grey start left as it was is empty.
+    grey = jnp.stack([canvas(0.5), canvas(0.5).at[1, 1].set(0.9), canvas(0.5)])
+    np.testing.assert_array_equal(
+        rewards.empty_canvas_penalty(grey, cost=1.0, blank=jnp.stack([canvas(0.5)] * 3)),
+        [-1.0, 0.0, -1.0])
 
   def test_colour_histogram_emd(self):
     rng = np.random.default_rng(0)
@@ -116,6 +121,13 @@ class ComputeTest(absltest.TestCase):
     r, info = rewards.compute(config, traj, d_score=lambda c: jnp.sum(c, axis=(1, 2, 3)))
     np.testing.assert_allclose(info["score"], [64.0, 48.0])
     np.testing.assert_allclose(r, [[-0.1, 0.0], [64.0 - 1.0, 48.0 - 0.1]])
+    # The episode that began on a grey canvas and left it so is the empty one.
+    grey = jnp.stack([canvas(0.5), canvas(0.5)])
+    r, _ = rewards.compute(config, trajectory(jnp.stack([grey, grey]),
+                                              jnp.stack([grey[0], grey[1].at[2, 2].set(0.0)]),
+                                              self.target, flags=np.array([[0, 0], [0, 0]])),
+                           d_score=lambda c: jnp.zeros(c.shape[0]))
+    np.testing.assert_allclose(r[-1], [-1.0, 0.0])
     with self.assertRaisesRegex(ValueError, "needs D's score"):
       rewards.compute(config, traj)
     with self.assertRaisesRegex(ValueError, "needs targets"):
