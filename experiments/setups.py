@@ -169,8 +169,9 @@ def choose_targets(config, shipped, split=None, data_dir=None, dataset=None, ren
   return config
 
 
-def load_run(workdir):
-  """(config, policy parameters, checkpoint meta) of a training run's newest checkpoint."""
+def load_run(workdir, with_discriminator=False):
+  """(config, policy parameters, checkpoint meta) of a training run's newest checkpoint; with
+  `with_discriminator`, a fourth item: {"d_params": ..., "sn_state": ...} of its D."""
   checkpointer = checkpoint_lib.Checkpointer(os.path.join(workdir, "checkpoints"), create=False)
   try:
     state, meta = checkpointer.restore_raw()
@@ -179,4 +180,8 @@ def load_run(workdir):
   if not meta.get("config"):
     raise checkpoint_lib.CheckpointError(f"The checkpoint in {workdir} carries no config.")
   config = run_config(dict(meta["config"]))
-  return config, checkpoint_lib.learner_state_of(state)["policy_params"], meta
+  learner = checkpoint_lib.learner_state_of(state)
+  if with_discriminator:
+    return (config, learner["policy_params"], meta,
+            {"d_params": learner["d_params"], "sn_state": learner["sn_state"]})
+  return config, learner["policy_params"], meta

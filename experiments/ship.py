@@ -7,7 +7,7 @@
 It evaluates the run's newest checkpoint on the held-out split (with the JAX renderer it trained
 on, if any, and with libmypaint; an unconditional agent on its samples; a MuJoCo Scenes agent
 with MuJoCo, and --mcmc_dir's MCMC record of its test scenes goes into the file), then writes
-spiral_jax/pretrained/NAME.npz (or --out):
+spiral_jax/pretrained/NAME.npz (or --out), with the D it trained against (for continuing training):
 `spiral_jax.pretrained.load(NAME)` and `spiral-jax paint --agent=NAME` use it. The last line is
 one JSON object of what was recorded.
 """
@@ -46,7 +46,7 @@ def ship(workdir, name, out=None, data_dir=None, split=None, num_images=1000,
   """Evaluates the run and writes its agent file; returns the recorded info."""
   if not name or not name.replace("_", "").isalnum():
     raise ValueError(f"An agent name is letters, digits and _, not {name!r}.")
-  config, params, meta = setups.load_run(workdir)
+  config, params, meta, discriminator = setups.load_run(workdir, with_discriminator=True)
   if split:
     config.data.test_split = split
   tc = training.training_config(config)
@@ -72,7 +72,9 @@ def ship(workdir, name, out=None, data_dir=None, split=None, num_images=1000,
         "confident", "class_min_share", "count_accuracy", "object_accuracy", "mcmc_l2_5000")
                                     if k in summary}
   path = out or pretrained.path_of(name)
-  pretrained.save(path, tc.to_dict(), params, setup.observation_spec, setup.action_spec, info)
+  # D goes with the agent, so that training can continue from the file (init_from=NAME).
+  pretrained.save(path, tc.to_dict(), params, setup.observation_spec, setup.action_spec, info,
+                  discriminator)
   return dict(info, path=path, megabytes=round(os.path.getsize(path) / 1e6, 2))
 
 

@@ -92,7 +92,7 @@ def build_agent(config, setup):
 def initialised_from(fresh, source, learner_config):
   """`fresh` (a new LearnerState) with the networks of `source`: a training run's directory (its
   newest checkpoint's policy and discriminator) or an agent (a shipped name or an agent file; its
-  policy). Optimiser states start afresh. Raises ValueError naming the first parameters whose
+  policy, and its discriminator where the file carries one). Optimiser states start afresh. Raises ValueError naming the first parameters whose
   shapes differ when the networks do not match."""
   if os.path.isdir(source):
     checkpointer = checkpoint_lib.Checkpointer(os.path.join(source, "checkpoints"), create=False)
@@ -104,7 +104,12 @@ def initialised_from(fresh, source, learner_config):
     parts = {"policy_params": learner["policy_params"], "d_params": learner["d_params"],
              "sn_state": learner["sn_state"]}
   else:
-    parts = {"policy_params": pretrained.load(source).params}
+    agent = pretrained.load(source)
+    parts = {"policy_params": agent.params}
+    if agent.discriminator is not None:  # the D it trained against, where the file carries it
+      parts["d_params"] = agent.discriminator["d_params"]
+      if agent.discriminator["sn_state"] is not None:
+        parts["sn_state"] = agent.discriminator["sn_state"]
   for name, tree in parts.items():
     _check_same_shapes(getattr(fresh, name), tree, source, name)
   parts = {name: jax.tree.map(np.asarray, tree) for name, tree in parts.items()}

@@ -446,6 +446,23 @@ class InitFromTest(absltest.TestCase):
     jax.tree.map(np.testing.assert_array_equal, started.policy_params, agent.params)
     jax.tree.map(np.testing.assert_array_equal, started.d_params, fresh.d_params)
 
+  def test_an_agent_file_with_its_discriminator(self):
+    run = self.create_tempdir().full_path
+    training.run(small_config(max_updates=2), squares_setup(), run)
+    config, params, _, discriminator = setups.load_run(run, with_discriminator=True)
+    setup = squares_setup()
+    policy, disc, learner_config = training.build_agent(config, setup)
+    path = os.path.join(self.create_tempdir().full_path, "agent.npz")
+    pretrained.save(path, training.training_config(config).to_dict(), params,
+                    setup.observation_spec, setup.action_spec, {"frames": 1}, discriminator)
+    agent = pretrained.load(path)
+    jax.tree.map(np.testing.assert_array_equal, agent.discriminator["d_params"],
+                 discriminator["d_params"])
+    fresh = learner_lib.init(policy, disc, learner_config, jax.random.PRNGKey(3))
+    started = training.initialised_from(fresh, path, learner_config)
+    jax.tree.map(np.testing.assert_array_equal, started.policy_params, params)
+    jax.tree.map(np.testing.assert_array_equal, started.d_params, discriminator["d_params"])
+
   def test_networks_that_do_not_fit_get_one_clear_error(self):
     first = self.create_tempdir().full_path
     training.run(small_config(max_updates=1), squares_setup(), first)

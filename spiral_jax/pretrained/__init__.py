@@ -10,13 +10,15 @@ trained, and its evaluation figures. `load(name)` gives all a Python user needs:
 
 `names()` lists the shipped agents; `save` writes one (see `experiments/ship.py`). The specs are
 stored with the agent, so loading needs no environment; painting does (`spiral-jax paint
---agent=NAME` wires one up).
+--agent=NAME` wires one up). An agent file may also carry its discriminator (`agent.discriminator`:
+D's parameters and spectral-norm state), so that training can continue from the agent with the D
+it trained against (`init_from=NAME`) instead of a fresh one.
 """
 
 import dataclasses
 import json
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
@@ -42,6 +44,9 @@ class Agent:
   info: Dict[str, Any]  # frames, hours, evaluation figures ...
   observation_spec: Any
   action_spec: Any
+  # {"d_params": ..., "sn_state": ...} of the D it trained against, or None (files written
+  # before agents carried it).
+  discriminator: Optional[Dict[str, Any]] = None
 
 
 def names() -> List[str]:
@@ -57,9 +62,9 @@ def path_of(name: str) -> str:
   return os.path.join(DIRECTORY, f"{name}.npz")
 
 
-def _flatten(params):
-  return {f"{module}|{name}": np.asarray(value)
-          for module, values in params.items() for name, value in values.items()}
+def _flatten(params, prefix=""):
+  return {f"{prefix}{module}|{name}": np.asarray(value)
+          for module, values in (params or {}).items() for name, value in values.items()}
 
 
 def _unflatten(arrays):
@@ -70,16 +75,25 @@ def _unflatten(arrays):
   return params
 
 
+# Key prefixes of the discriminator's arrays in an agent file (the policy's have none).
+_D_PARTS = {"d_params": "discriminator/", "sn_state": "spectral_norm/"}
+
+
 def save(path: str, config: Dict[str, Any], params, observation_spec, action_spec,
-         info: Dict[str, Any]):
+         info: Dict[str, Any], discriminator: Optional[Dict[str, Any]] = None):
   """Writes an agent file atomically: the policy parameters (float32), the run config, the
-  canvas shape and action spec the policy was built from, and `info`."""
+  canvas shape and action spec the policy was built from, and `info`; optionally its
+  discriminator ({"d_params": ..., "sn_state": ...}, haiku dicts), for continuing training."""
   record = {"format": FORMAT, "config": config, "info": info,
             "canvas_shape": list(observation_spec["canvas"].shape),
-            "action_spec": specs_lib.action_spec_to_json(action_spec)}
+            "action_spec": specs_lib.action_spec_to_json(action_spec),
+            "discriminator": discriminator is not None}
+  arrays = _flatten(params)
+  for part, prefix in _D_PARTS.items():
+    arrays.update(_flatten((discriminator or {}).get(part), prefix))
   tmp = path + ".tmp.npz"
   np.savez_compressed(tmp, agent=np.array(json.dumps(record)),
-                      **{k: v.astype(np.float32) for k, v in _flatten(params).items()})
+                      **{k: v.astype(np.float32) for k, v in arrays.items()})
   os.replace(tmp, path)
 
 
@@ -92,7 +106,14 @@ def load(name: str) -> Agent:
   try:
     with np.load(path) as f:
       record = json.loads(str(f["agent"]))
-      params = _unflatten({k: np.asarray(f[k]) for k in f.files if k != "agent"})
+      arrays = {k: np.asarray(f[k]) for k in f.files if k != "agent"}
+      is_d = lambda k: any(k.startswith(prefix) for prefix in _D_PARTS.values())
+      params = _unflatten({k: v for k, v in arrays.items() if not is_d(k)})
+      discriminator = None
+      if record.get("discriminator"):
+        discriminator = {part: _unflatten({k[len(prefix):]: v for k, v in arrays.items()
+                                           if k.startswith(prefix)}) or None
+                         for part, prefix in _D_PARTS.items()}
   except (OSError, ValueError, KeyError) as e:
     raise AgentError(f"{path} is not a readable agent file ({e}); ship it again with "
                      "`python -m experiments.ship`.") from e
@@ -104,4 +125,4 @@ def load(name: str) -> Agent:
   policy = policy_lib.Policy(observation_spec, action_spec, config.policy,
                              conditional=config.conditional, blind=config.blind)
   return Agent(os.path.basename(path)[:-4], config, policy, params, record["info"],
-               observation_spec, action_spec)
+               observation_spec, action_spec, discriminator)
