@@ -115,6 +115,15 @@ SCENE_VARIANTS = {
         "warp_readout_l2_tc": {"policy.location_skip_warp": True,
                                "policy.location_readout": True, "learner.reward": "l2",
                                "learner.reward_scale": 100.0},
+        # A cost for an episode that leaves the platform as it began (no object): the paper's
+        # empty-canvas penalty, against the collapse to skipping every step.
+        "warp_readout_empty_cost": {"policy.location_skip_warp": True,
+                                    "policy.location_readout": True,
+                                    "learner.empty_canvas_cost": 0.1},
+        "warp_readout_l2_tc_empty_cost": {"policy.location_skip_warp": True,
+                                          "policy.location_readout": True,
+                                          "learner.reward": "l2", "learner.reward_scale": 100.0,
+                                          "learner.empty_canvas_cost": 1.0},
         # The l2 over 4 scales: a near miss (the right colour a cell away) earns some reward.
         "warp_readout_pyramid_l2_tc": {"policy.location_skip_warp": True,
                                        "policy.location_readout": True, "learner.reward": "l2",
