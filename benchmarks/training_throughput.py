@@ -21,8 +21,7 @@ per frame (one environment stepping random valid actions: mostly the renderer) a
 The last line is one JSON object: anakin_frames_per_s, libmypaint_frames_per_s,
 learner_wait_fraction, mujoco_frames_per_s, mujoco_learner_wait_fraction,
 mujoco_learner_busy_ms_per_update, mujoco_env_ms_per_frame, mujoco_actor_ms_per_frame (those of
-the modes run), and the
-settings used.
+the modes run), and the settings used.
 """
 
 import json
@@ -118,6 +117,13 @@ def env_ms_per_frame(config, frames=2000):
   return 1000 * elapsed / frames
 
 
+def _actors_from_flags(config):
+  """A threaded config with --num_actors and --envs_per_actor where given."""
+  config.num_actors = FLAGS.num_actors or config.num_actors
+  config.envs_per_actor = FLAGS.envs_per_actor or config.envs_per_actor
+  return config
+
+
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
@@ -129,9 +135,7 @@ def main(argv):
   if "anakin" in FLAGS.modes:
     result["anakin_frames_per_s"] = round(measure(anakin_config)[0], 1)
   if "libmypaint" in FLAGS.modes:
-    threaded_config = mnist_libmypaint.get_config("small")
-    threaded_config.num_actors = FLAGS.num_actors or threaded_config.num_actors
-    threaded_config.envs_per_actor = FLAGS.envs_per_actor or threaded_config.envs_per_actor
+    threaded_config = _actors_from_flags(mnist_libmypaint.get_config("small"))
     threaded_fps, wait, summary, _ = measure(threaded_config)
     result.update({
         "libmypaint_frames_per_s": round(threaded_fps, 1),
@@ -141,9 +145,7 @@ def main(argv):
         "num_actors": threaded_config.num_actors,
         "envs_per_actor": threaded_config.envs_per_actor})
   if "mujoco_scenes" in FLAGS.modes:
-    scene_config = mujoco_conditional.get_config("small")
-    scene_config.num_actors = FLAGS.num_actors or scene_config.num_actors
-    scene_config.envs_per_actor = FLAGS.envs_per_actor or scene_config.envs_per_actor
+    scene_config = _actors_from_flags(mujoco_conditional.get_config("small"))
     scene_fps, wait, _, busy_ms = measure(scene_config)
     result.update({
         "mujoco_frames_per_s": round(scene_fps, 1),

@@ -38,7 +38,6 @@ flags.DEFINE_float("variance", 0.25, "The Gaussian likelihood's fixed diagonal v
 flags.DEFINE_integer("mcmc_seed", 0, "Seed of the chains.")
 flags.DEFINE_string("agent", None, "A trained conditional MuJoCo Scenes run (its directory) or "
                     "shipped agent to compare with.")
-RECORD = "mcmc.json"
 
 
 def log_schedule(calls, per_decade=10):
@@ -125,10 +124,10 @@ def main(argv):
                              num_scenes=FLAGS.num_scenes, seed=FLAGS.mcmc_seed,
                              variance=FLAGS.variance, num_slots=FLAGS.num_slots,
                              scene=config.to_dict())
-  tmp = os.path.join(FLAGS.mcmc_dir, RECORD + ".tmp")
+  tmp = os.path.join(FLAGS.mcmc_dir, mcmc.RECORD_FILE + ".tmp")
   with open(tmp, "w", encoding="utf-8") as f:
     json.dump(record, f)
-  os.replace(tmp, os.path.join(FLAGS.mcmc_dir, RECORD))
+  os.replace(tmp, os.path.join(FLAGS.mcmc_dir, mcmc.RECORD_FILE))
   pictures.save_png(pictures.reconstructions(targets[:32], renders[:32]),
                     os.path.join(FLAGS.mcmc_dir, "mcmc_reconstructions.png"))
   series = {"MCMC": ([r["frames"] for r in history], [r["l2"] for r in history])}

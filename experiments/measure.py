@@ -15,7 +15,6 @@ record of the same scenes is at hand (a shipped agent's, or `mcmc_dir`'s mcmc.js
 
 import os
 
-
 import jax
 import numpy as np
 
@@ -56,7 +55,7 @@ def evaluate(workdir=None, split=None, data_dir=None, num_images=1000, batch_siz
                                                       labels[:num_images])
   if labels is not None and config.data.name == "mujoco_scenes":
     summary.update(_scene_scores(config, actions, labels[:num_images]))
-    record = (mcmc.load_curve_record(os.path.join(mcmc_dir, "mcmc.json")) if mcmc_dir
+    record = (mcmc.load_curve_record(os.path.join(mcmc_dir, mcmc.RECORD_FILE)) if mcmc_dir
               else info.get("mcmc"))
     if record and _same_scenes(record, config, len(targets)):
       summary[f"mcmc_l2_{MCMC_CALLS}"] = mcmc.mcmc_l2_after(record, MCMC_CALLS)

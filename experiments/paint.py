@@ -66,37 +66,48 @@ def held_out_target(workdir, index, agent=None):
   return images.first(index + 1)[index]
 
 
-def _painting_agent(workdir, agent):
-  """(params, PaintConfig, Setup with libmypaint, Policy) of a run's or a shipped painting agent."""
-  config, params, _ = setups.load_agent(agent, workdir)
+def _built(config):
+  """(Setup without data, Policy) of an agent's config."""
+  setup = setups.make_setup(config, load_data=False)
+  policy, _, _ = training.build_agent(config, setup)
+  return setup, policy
+
+
+def _greedy_pass(setup, policy, params, target):
+  """The agent's greedy episode on one target (H, W, C): (final canvas, its actions)."""
+  renders, actions = evaluation.reconstruct_dm_env(setup.env_factory, policy, params,
+                                                   target[None], jax.random.PRNGKey(0),
+                                                   greedy=True)
+  return renders[0], actions[0]
+
+
+def _painting_agent(config):
+  """(PaintConfig, Setup with libmypaint, Policy) of a painting agent's config."""
   if config.env.name not in ("jax_paint", "libmypaint"):
     raise ValueError(f"The agent painted with {config.env.name!r}, not a painting environment.")
   config.env.name = "libmypaint"
-  setup = setups.make_setup(config, load_data=False)
-  policy, _, _ = training.build_agent(config, setup)
-  return params, setups.paint_config(config.env), setup, policy
+  setup, policy = _built(config)
+  return setups.paint_config(config.env), setup, policy
 
 
 def paint(workdir, image_path, out_dir, big_size=256, agent=None, target=None):
   """Paints the image file (or the `target` image, float (H, W, C) at canvas size) with a run's
   agent (workdir) or a shipped one (agent); returns the Program (a SceneProgram for a MuJoCo
   Scenes agent)."""
-  config, _, _ = setups.load_agent(agent, workdir)
+  config, params, _ = setups.load_agent(agent, workdir)
   if config.env.name == "mujoco_scenes":
-    return paint_scene(workdir, image_path, out_dir, big_size, agent, target)
-  params, paint_config, setup, policy = _painting_agent(workdir, agent)
+    return _paint_scene(config, params, image_path, out_dir, big_size, target)
+  paint_config, setup, policy = _painting_agent(config)
   if not policy.conditional:
     raise ValueError("This run's agent is unconditional: it cannot paint a given image; paint "
                      "samples with --samples=64 instead of --image.")
   if target is None:
     target = load_image(image_path, paint_config.canvas_size, paint_config.channels)
-  renders, actions = evaluation.reconstruct_dm_env(setup.env_factory, policy, params,
-                                                   target[None], jax.random.PRNGKey(0),
-                                                   greedy=True)
-  program = programs.Program(paint_config, evaluation.episode_steps(actions[0]))
+  render, actions = _greedy_pass(setup, policy, params, target)
+  program = programs.Program(paint_config, evaluation.episode_steps(actions))
   os.makedirs(out_dir, exist_ok=True)
   out = lambda name: os.path.join(out_dir, name)
-  pictures.save_png(pictures.to_uint8(renders[0]), out("painting.png"))
+  pictures.save_png(pictures.to_uint8(render), out("painting.png"))
   pictures.save_png(pictures.to_uint8(libmypaint.render_program(program, big_size)),
                     out("painting_256.png"))
   program.save(out("program.json"))
@@ -106,27 +117,24 @@ def paint(workdir, image_path, out_dir, big_size=256, agent=None, target=None):
   return program
 
 
-def paint_scene(workdir, image_path, out_dir, big_size=256, agent=None, target=None):
-  """Rebuilds the scene in the image file (or `target`) with a MuJoCo Scenes agent, in one pass:
-  writes program.json, scene.png, scene_256.png and comparison.png; returns the SceneProgram."""
+def _paint_scene(config, params, image_path, out_dir, big_size=256, target=None):
+  """Rebuilds the scene in the image file (or `target`) with a MuJoCo Scenes agent (its config
+  and parameters), in one pass: writes program.json, scene.png, scene_256.png and comparison.png;
+  returns the SceneProgram."""
   from environments import mujoco_render  # pylint: disable=import-outside-toplevel
-  config, params, _ = setups.load_agent(agent, workdir)
-  setup = setups.make_setup(config, load_data=False)
-  policy, _, _ = training.build_agent(config, setup)
+  setup, policy = _built(config)
   scene = setups.scene_config(config.env)
   if target is None:
     target = load_image(image_path, scene.canvas_size, 3)
-  renders, actions = evaluation.reconstruct_dm_env(setup.env_factory, policy, params,
-                                                   target[None], jax.random.PRNGKey(0),
-                                                   greedy=True)
-  program = programs.SceneProgram(scene, evaluation.episode_steps(actions[0]))
+  render, actions = _greedy_pass(setup, policy, params, target)
+  program = programs.SceneProgram(scene, evaluation.episode_steps(actions))
   os.makedirs(out_dir, exist_ok=True)
   out = lambda name: os.path.join(out_dir, name)
   program.save(out("program.json"))
-  pictures.save_png(pictures.to_uint8(renders[0]), out("scene.png"))
+  pictures.save_png(pictures.to_uint8(render), out("scene.png"))
   pictures.save_png(pictures.to_uint8(mujoco_render.render_program(program, big_size)),
                     out("scene_256.png"))
-  pictures.save_png(pictures.reconstructions(target[None], renders[:1], scale=4),
+  pictures.save_png(pictures.reconstructions(target[None], render[None], scale=4),
                     out("comparison.png"))
   return program
 
@@ -135,7 +143,8 @@ def paint_samples(workdir, num, out_dir, big_size=256, agent=None, seed=0):
   """Paints `num` samples with an unconditional agent (libmypaint): samples.png (a grid at canvas
   size), samples_256.png (the first 16 re-rendered at big_size), and each sample's program
   (sample_NNN.json) and SVG. Returns the Programs."""
-  params, paint_config, setup, policy = _painting_agent(workdir, agent)
+  config, params, _ = setups.load_agent(agent, workdir)
+  paint_config, setup, policy = _painting_agent(config)
   if policy.conditional:
     raise ValueError("This agent is conditional: give it an image to paint (--image), not "
                      "--samples.")

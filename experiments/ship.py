@@ -62,7 +62,7 @@ def ship(workdir, name, out=None, data_dir=None, split=None, num_images=1000,
   renderers = [tc.env["name"]] + (["libmypaint"] if with_libmypaint
                                   and tc.env["name"] == "jax_paint" else [])
   if mcmc_dir:
-    info["mcmc"] = mcmc.load_curve_record(os.path.join(mcmc_dir, "mcmc.json"))
+    info["mcmc"] = mcmc.load_curve_record(os.path.join(mcmc_dir, mcmc.RECORD_FILE))
     num_images = int(info["mcmc"]["num_scenes"])  # the scenes the chains ran on
   for renderer in renderers:
     summary, _, _ = measure.evaluate(workdir, held_out, data_dir, num_images, renderer=renderer,

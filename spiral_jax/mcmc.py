@@ -126,6 +126,9 @@ def run(render, targets, action_spec, num_calls, seed=0, num_slots=20, variance=
   return history, chains
 
 
+RECORD_FILE = "mcmc.json"  # a chain run's `curve_record`, in its directory
+
+
 def curve_record(history, split, **settings):
   """A chain run's l2 against renderer calls as a small JSON-able record (what a shipped scene
   agent carries for `mcmc_l2_after`): the scenes it ran on (`split`, e.g. "test[:100]"), the call
@@ -151,7 +154,7 @@ def mcmc_l2_after(record, calls):
 
 
 def load_curve_record(path):
-  """A `curve_record` saved as JSON (experiments.mcmc writes MCMC_DIR/mcmc.json)."""
+  """A `curve_record` saved as JSON (experiments.mcmc writes MCMC_DIR/RECORD_FILE)."""
   import json  # pylint: disable=import-outside-toplevel
   try:
     with open(path, encoding="utf-8") as f:
