@@ -54,11 +54,16 @@ def ship(workdir, name, out=None, data_dir=None, split=None, num_images=1000,
   own = setups.own_dataset(tc.data["name"])
   dataset = setups.SAMPLES.get(own, own) if not data_dir else own
   held_out = None if dataset in setups.SAMPLES.values() else setups.held_out_split(config)
-  info = {"conditional": tc.conditional, "frames": int(meta["counters"]["frames"]),
-          "updates": int(meta["counters"]["updates"]),
-          "hours": round(float(meta["counters"]["elapsed_s"]) / 3600, 3),
+  # A run continued from another run or agent (init_from) counts that training too.
+  earlier = training.lineage(workdir) or {"frames": 0, "updates": 0, "hours": 0.0}
+  info = {"conditional": tc.conditional,
+          "frames": int(meta["counters"]["frames"]) + int(earlier["frames"]),
+          "updates": int(meta["counters"]["updates"]) + int(earlier["updates"]),
+          "hours": round(float(meta["counters"]["elapsed_s"]) / 3600 + float(earlier["hours"]), 3),
           "trained_on": f"{tc.data['name']} {tc.data['split']}", "note": note,
           "evaluation": {}}
+  if "source" in earlier:
+    info["continued_from"] = earlier["source"]
   renderers = [tc.env["name"]] + (["libmypaint"] if with_libmypaint
                                   and tc.env["name"] == "jax_paint" else [])
   if mcmc_dir:

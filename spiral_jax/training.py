@@ -21,6 +21,7 @@ runs one call of learner iterations, and what its checkpoint holds.
 """
 
 import dataclasses
+import json
 import os
 import signal
 import threading
@@ -94,17 +95,45 @@ def initialised_from(fresh, source, learner_config):
   newest checkpoint's policy and discriminator) or an agent (a shipped name or an agent file; its
   policy, and its discriminator where the file carries one). Optimiser states start afresh. Raises ValueError naming the first parameters whose
   shapes differ when the networks do not match."""
+  return _initialised_from(fresh, source, learner_config)[0]
+
+
+LINEAGE_FILE = "lineage.json"
+
+
+def lineage(workdir):
+  """What a run started from (init_from), with the training it already had: {"source", "frames",
+  "updates", "hours"} (the source's totals, its own sources included), or None for a run that
+  started from fresh networks."""
+  path = os.path.join(workdir, LINEAGE_FILE)
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
+def _initialised_from(fresh, source, learner_config):
+  """initialised_from, and the source's lineage record (see `lineage`)."""
   if os.path.isdir(source):
     checkpointer = checkpoint_lib.Checkpointer(os.path.join(source, "checkpoints"), create=False)
     try:
-      raw, _ = checkpointer.restore_raw()
+      raw, meta = checkpointer.restore_raw()
     finally:
       checkpointer.close()
     learner = checkpoint_lib.learner_state_of(raw)
     parts = {"policy_params": learner["policy_params"], "d_params": learner["d_params"],
              "sn_state": learner["sn_state"]}
+    counters = meta.get("counters", {})
+    earlier = lineage(source) or {}
+    record = {"frames": int(counters.get("frames", 0)) + int(earlier.get("frames", 0)),
+              "updates": int(counters.get("updates", 0)) + int(earlier.get("updates", 0)),
+              "hours": round(float(counters.get("elapsed_s", 0.0)) / 3600
+                             + float(earlier.get("hours", 0.0)), 3)}
   else:
     agent = pretrained.load(source)
+    info = agent.info or {}
+    record = {"frames": int(info.get("frames", 0)), "updates": int(info.get("updates", 0)),
+              "hours": float(info.get("hours", 0.0))}
     parts = {"policy_params": agent.params}
     if agent.discriminator is not None:  # the D it trained against, where the file carries it
       parts["d_params"] = agent.discriminator["d_params"]
@@ -116,7 +145,8 @@ def initialised_from(fresh, source, learner_config):
   fresh = fresh._replace(**parts)
   return fresh._replace(
       policy_opt_state=learner_lib.policy_optimiser(learner_config).init(fresh.policy_params),
-      d_opt_state=learner_lib.discriminator_optimiser(learner_config).init(fresh.d_params))
+      d_opt_state=learner_lib.discriminator_optimiser(learner_config).init(fresh.d_params)), dict(
+          source=source, **record)
 
 
 def _check_same_shapes(like, tree, source, name):
@@ -203,7 +233,12 @@ def run(config, setup, workdir, resume=False, report=None, report_every_updates=
   checkpointer = checkpoint_lib.Checkpointer(os.path.join(workdir, "checkpoints"),
                                              config.checkpoints_to_keep)
   if config.init_from and not (resume and checkpointer.latest_step() is not None):
-    fresh = initialised_from(fresh, config.init_from, learner_config)
+    fresh, record = _initialised_from(fresh, config.init_from, learner_config)
+    if jax.process_index() == 0:  # what the run builds on, so that its agent counts all of it
+      path = os.path.join(workdir, LINEAGE_FILE)
+      with open(path + ".tmp", "w") as f:
+        json.dump(record, f)
+      os.replace(path + ".tmp", path)
   writer = metrics_lib.MetricsWriter(workdir) if jax.process_index() == 0 else None
   loop = _AnakinLoop if config.mode == "anakin" else _ThreadedLoop
   try:

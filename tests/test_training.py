@@ -427,6 +427,15 @@ class InitFromTest(absltest.TestCase):
     started = checkpoint_lib.learner_state_of(raw)
     self.assertEqual(meta["counters"]["updates"], 1)  # counters start afresh
     self.assertEqual(meta["config"]["init_from"], first)
+    # The training the networks already had is on record, so that an agent shipped from the
+    # second run counts both runs' frames.
+    _, first_meta = checkpoint_lib.Checkpointer(os.path.join(first, "checkpoints")).restore_raw()
+    record = training.lineage(second)
+    self.assertEqual(record["source"], first)
+    self.assertEqual(record["updates"], 2)
+    self.assertEqual(record["frames"], first_meta["counters"]["frames"])
+    self.assertGreater(record["frames"], 0)
+    self.assertIsNone(training.lineage(first))
     for name in ("policy_params", "d_params"):
       jax.tree.map(np.testing.assert_array_equal, started[name], trained[name])
     fresh = self.create_tempdir().full_path
