@@ -1,6 +1,6 @@
 """How closely a program's SVG, rendered by a real SVG library (cairo), matches its libmypaint
 painting: mean absolute difference per pixel on the shipped agents' greedy paintings of the
-shipped MNIST test digits, at canvas size and at 256x256.
+shipped test images (MNIST digits, Omniglot drawings), at canvas size and at 256x256.
 
   python benchmarks/svg_fidelity.py [--num_images 8]
 
@@ -38,8 +38,11 @@ def main():
   args = parser.parse_args()
   out = {"num_images": args.num_images}
   for name in pretrained.names():
-    if not pretrained.load(name).config.conditional:
+    agent = pretrained.load(name)
+    if not agent.config.conditional:
       continue  # an unconditional agent has no targets to reconstruct
+    if setups.own_dataset(agent.config.data["name"]) not in setups.SAMPLES:
+      continue  # no shipped test images for it (CelebA: the user's own data)
     config, params, _ = setups.load_agent(name, None)
     setups.choose_targets(config, True, renderer="libmypaint", limit=args.num_images)
     setup = setups.make_setup(config, in_memory=True)
