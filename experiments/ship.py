@@ -55,14 +55,11 @@ def ship(workdir, name, out=None, data_dir=None, split=None, num_images=1000,
   dataset = setups.SAMPLES.get(own, own) if not data_dir else own
   held_out = None if dataset in setups.SAMPLES.values() else setups.held_out_split(config)
   # A run continued from another run or agent (init_from) counts that training too.
-  earlier = training.lineage(workdir) or {"frames": 0, "updates": 0, "hours": 0.0}
-  info = {"conditional": tc.conditional,
-          "frames": int(meta["counters"]["frames"]) + int(earlier["frames"]),
-          "updates": int(meta["counters"]["updates"]) + int(earlier["updates"]),
-          "hours": round(float(meta["counters"]["elapsed_s"]) / 3600 + float(earlier["hours"]), 3),
+  earlier = training.lineage(workdir)
+  info = {"conditional": tc.conditional, **training.totals(meta["counters"], earlier),
           "trained_on": f"{tc.data['name']} {tc.data['split']}", "note": note,
           "evaluation": {}}
-  if "source" in earlier:
+  if earlier:
     info["continued_from"] = earlier["source"]
   renderers = [tc.env["name"]] + (["libmypaint"] if with_libmypaint
                                   and tc.env["name"] == "jax_paint" else [])

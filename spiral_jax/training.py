@@ -112,6 +112,17 @@ def lineage(workdir):
     return json.load(f)
 
 
+def totals(counters, earlier=None):
+  """A run's training, its source's included: {"frames", "updates", "hours"} from the run's
+  checkpoint counters plus `earlier`, its lineage record (see `lineage`; None when it started from
+  fresh networks)."""
+  earlier = earlier or {}
+  return {"frames": int(counters.get("frames", 0)) + int(earlier.get("frames", 0)),
+          "updates": int(counters.get("updates", 0)) + int(earlier.get("updates", 0)),
+          "hours": round(float(counters.get("elapsed_s", 0.0)) / 3600
+                         + float(earlier.get("hours", 0.0)), 3)}
+
+
 def _initialised_from(fresh, source, learner_config):
   """initialised_from, and the source's lineage record (see `lineage`)."""
   if os.path.isdir(source):
@@ -123,12 +134,7 @@ def _initialised_from(fresh, source, learner_config):
     learner = checkpoint_lib.learner_state_of(raw)
     parts = {"policy_params": learner["policy_params"], "d_params": learner["d_params"],
              "sn_state": learner["sn_state"]}
-    counters = meta.get("counters", {})
-    earlier = lineage(source) or {}
-    record = {"frames": int(counters.get("frames", 0)) + int(earlier.get("frames", 0)),
-              "updates": int(counters.get("updates", 0)) + int(earlier.get("updates", 0)),
-              "hours": round(float(counters.get("elapsed_s", 0.0)) / 3600
-                             + float(earlier.get("hours", 0.0)), 3)}
+    record = totals(meta.get("counters", {}), lineage(source))
   else:
     agent = pretrained.load(source)
     info = agent.info or {}
@@ -235,10 +241,7 @@ def run(config, setup, workdir, resume=False, report=None, report_every_updates=
   if config.init_from and not (resume and checkpointer.latest_step() is not None):
     fresh, record = _initialised_from(fresh, config.init_from, learner_config)
     if jax.process_index() == 0:  # what the run builds on, so that its agent counts all of it
-      path = os.path.join(workdir, LINEAGE_FILE)
-      with open(path + ".tmp", "w") as f:
-        json.dump(record, f)
-      os.replace(path + ".tmp", path)
+      metrics_lib.write_atomically(os.path.join(workdir, LINEAGE_FILE), json.dumps(record))
   writer = metrics_lib.MetricsWriter(workdir) if jax.process_index() == 0 else None
   loop = _AnakinLoop if config.mode == "anakin" else _ThreadedLoop
   try:
