@@ -37,6 +37,7 @@ from absl import flags
 from absl import logging
 
 from experiments.measure import evaluate
+from spiral_jax import metrics as metrics_lib
 from spiral_jax import pictures
 
 FLAGS = flags.FLAGS
@@ -73,10 +74,7 @@ def main(argv):
   output = FLAGS.output or (os.path.join(FLAGS.workdir, "evaluation.json") if FLAGS.workdir
                             else os.path.join("outputs", "evaluate", f"{summary['agent']}.json"))
   os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-  tmp = output + ".tmp"
-  with open(tmp, "w", encoding="utf-8") as f:
-    json.dump(summary, f, indent=1)
-  os.replace(tmp, output)
+  metrics_lib.write_atomically(output, json.dumps(summary, indent=1))
   picture = (pictures.grid(renders[:64], 8, scale=2) if targets is None
              else pictures.reconstructions(targets[:32], renders[:32]))
   pictures.save_png(picture, os.path.join(os.path.dirname(os.path.abspath(output)),

@@ -96,11 +96,11 @@ class MetricsWriter:
     records = read_jsonl(self.jsonl_path)
     kept = [r for r in records if (r.get("frames") or 0) <= frames]
     if len(kept) < len(records):
-      _replace(self.jsonl_path, "".join(json.dumps(r) + "\n" for r in kept))
+      write_atomically(self.jsonl_path, "".join(json.dumps(r) + "\n" for r in kept))
       if self._fields is not None:
         with open(self.csv_path, encoding="utf-8", newline="") as f:
           rows = list(csv.DictReader(f))
-        _replace(self.csv_path, _csv_text(self._fields, [
+        write_atomically(self.csv_path, _csv_text(self._fields, [
             r for r in rows if float(r.get("frames") or 0) <= frames]))
     self._jsonl = open(self.jsonl_path, "a", encoding="utf-8")
 
@@ -112,7 +112,9 @@ class MetricsWriter:
       self._tensorboard.close()
 
 
-def _replace(path, text):
+def write_atomically(path, text):
+  """Writes text to path through a temporary file and a rename, so that a reader (or a crash)
+  never sees a half-written file."""
   tmp = path + ".tmp"
   with open(tmp, "w", encoding="utf-8", newline="") as f:
     f.write(text)
