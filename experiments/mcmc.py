@@ -109,6 +109,8 @@ def main(argv):
   del argv
   if not FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)
+  if FLAGS.calls < 1 or FLAGS.num_scenes < 1:
+    raise app.UsageError("--calls and --num_scenes must be at least 1.")
   config = None
   if FLAGS.agent:  # the scenes the agent was trained on (canvas size, grid, sizes, colours)
     from experiments import setups  # pylint: disable=import-outside-toplevel
@@ -124,17 +126,17 @@ def main(argv):
                              num_scenes=FLAGS.num_scenes, seed=FLAGS.mcmc_seed,
                              variance=FLAGS.variance, num_slots=FLAGS.num_slots,
                              scene=config.to_dict())
-  tmp = os.path.join(FLAGS.mcmc_dir, mcmc.RECORD_FILE + ".tmp")
-  with open(tmp, "w", encoding="utf-8") as f:
-    json.dump(record, f)
-  os.replace(tmp, os.path.join(FLAGS.mcmc_dir, mcmc.RECORD_FILE))
+  metrics_lib.write_atomically(os.path.join(FLAGS.mcmc_dir, mcmc.RECORD_FILE),
+                               json.dumps(record))
   pictures.save_png(pictures.reconstructions(targets[:32], renders[:32]),
                     os.path.join(FLAGS.mcmc_dir, "mcmc_reconstructions.png"))
   series = {"MCMC": ([r["frames"] for r in history], [r["l2"] for r in history])}
   summary = {"num_scenes": FLAGS.num_scenes, "renderer_calls": history[-1]["frames"],
              "mcmc_l2": history[-1]["l2"],
-             "mcmc_l2_at_20_calls": next(r["l2"] for r in history if r["frames"] == 20),
              "acceptance": history[-1]["acceptance"]}
+  at_20 = [r["l2"] for r in history if r["frames"] == 20]  # none when --calls is under 20
+  if at_20:
+    summary["mcmc_l2_at_20_calls"] = at_20[0]
   if FLAGS.agent:
     l2, calls = agent_l2(FLAGS.agent, targets)
     series["SPIRAL (one pass)"] = ([calls, history[-1]["frames"]], [l2, l2])

@@ -234,6 +234,33 @@ class DatasetTest(absltest.TestCase):
       ds.load_images(split="validation")
 
 
+class McmcScriptTest(absltest.TestCase):
+  """`python -m experiments.mcmc` on budgets below one SPIRAL pass, and with none."""
+
+  def run_script(self, *args):
+    return subprocess.run([sys.executable, "-m", "experiments.mcmc", *args],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+
+  def test_short_budget_reports_no_20_call_figure(self):
+    mcmc_dir = self.create_tempdir().full_path
+    result = self.run_script("--calls=5", "--num_scenes=2", f"--mcmc_dir={mcmc_dir}")
+    self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    self.assertEqual((summary["renderer_calls"], summary["num_scenes"]), (5, 2))
+    self.assertNotIn("mcmc_l2_at_20_calls", summary)
+    from spiral_jax import mcmc  # pylint: disable=g-import-not-at-top
+    record = mcmc.load_curve_record(os.path.join(mcmc_dir, mcmc.RECORD_FILE))
+    self.assertEqual(record["num_scenes"], 2)
+    self.assertFalse([f for f in os.listdir(mcmc_dir) if f.endswith(".tmp")])
+
+  def test_no_budget_is_one_clear_error(self):
+    result = self.run_script("--calls=0", f"--mcmc_dir={self.create_tempdir().full_path}")
+    self.assertNotEqual(result.returncode, 0)
+    self.assertIn("--calls and --num_scenes must be at least 1", result.stderr)
+    self.assertNotIn("Traceback", result.stderr)
+
+
 class MatchingTest(absltest.TestCase):
   """Predicted objects matched to true ones: count and attribute accuracies."""
 
