@@ -1,9 +1,15 @@
 """The paper's painting set-up for MNIST (section 4.3): 64x64 canvas, 32x32 grid, 20 strokes, the
 paper's six brush sizes and ten pressures, the full MNIST train split, with the small networks
-and the lever study's recipe (docs/levers.md), for the `mnist` agent (not trained yet):
+and the lever study's recipe (docs/levers.md). It trains the shipped `mnist` agent:
 
   python -m experiments.train --config=experiments/configs/mnist_long.py \
       --data_dir=/data/mnist --workdir=runs/mnist_long          # hours; --resume continues
+
+and continues it from the shipped file (its policy and D) in a new run:
+
+  python -m experiments.train --config=experiments/configs/mnist_long.py \
+      --data_dir=/data/mnist --workdir=runs/mnist_more --config.init_from=mnist \
+      --config.learner.policy_learning_rate=5e-4
 
 get_config takes "small" (the small networks; the default) or "paper" (the paper's networks).
 """
