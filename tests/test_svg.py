@@ -108,8 +108,9 @@ class SvgLooksLikeThePaintingTest(absltest.TestCase):
       config, params, _ = setups.load_agent(name, None)
       config.env.name = "libmypaint"
       grey = config.env.kwargs.get("grayscale", True)
-      if grey:
-        config.data.name, config.data.split, config.data.limit = "mnist_sample", "test", 8
+      if grey:  # the agent's own kind of drawing: the shipped MNIST or Omniglot test sample
+        sample = "omniglot_sample" if config.data.name == "omniglot" else "mnist_sample"
+        config.data.name, config.data.split, config.data.limit = sample, "test", 8
       else:  # a colour agent paints made-up portraits, compared in colour
         config.data.name, config.data.split, config.data.limit = "folder", "all", 8
         config.data.data_dir = portraits.portraits(self.create_tempdir().full_path, 8)
