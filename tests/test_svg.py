@@ -109,7 +109,7 @@ class SvgLooksLikeThePaintingTest(absltest.TestCase):
       config.env.name = "libmypaint"
       grey = config.env.kwargs.get("grayscale", True)
       if grey:  # the agent's own kind of drawing: the shipped MNIST or Omniglot test sample
-        sample = "omniglot_sample" if config.data.name == "omniglot" else "mnist_sample"
+        sample = setups.SAMPLES[setups.own_dataset(config.data.name)]
         config.data.name, config.data.split, config.data.limit = sample, "test", 8
       else:  # a colour agent paints made-up portraits, compared in colour
         config.data.name, config.data.split, config.data.limit = "folder", "all", 8
