@@ -26,6 +26,9 @@ ENVS = (
 
 # The location heads' branch at the grid's resolution.
 SKIP = dataclasses.replace(policy_lib.SMALL, location_skip_channels=8)
+# The stroke's locations decoded before its other components, read out at the chosen cells.
+LOCATIONS_FIRST = dataclasses.replace(SKIP, location_readout=True,
+                                      decode_first=("control", "end"))
 
 
 def batched_observation(policy, batch, key):
@@ -56,7 +59,8 @@ class PolicyTest(parameterized.TestCase):
     self.assertEqual(output.value.shape, (batch,))
 
   @parameterized.named_parameters(*ENVS, ("jax_paint_location_branch", jax_paint.JaxPaint,
-                                           SKIP))
+                                           SKIP),
+                                  ("jax_paint_locations_first", jax_paint.JaxPaint, LOCATIONS_FIRST))
   def test_scorer_matches_sampler_through_episode_boundaries(self, make_env,
                                                               config=policy_lib.SMALL):
     env = make_env()
@@ -220,6 +224,26 @@ class PolicyTest(parameterized.TestCase):
     self.assertFalse(np.allclose(log_prob(readout, readout_params)[0], plain))
     with self.assertRaisesRegex(ValueError, "set location_skip_channels > 0"):
       policy_lib.Policy(*spec, dataclasses.replace(policy_lib.SMALL, location_readout=True))
+
+  def test_decode_first_changes_the_order_not_the_parameters(self):
+    env = jax_paint.JaxPaint()
+    spec = (env.observation_spec(), env.action_spec())
+    first = policy_lib.Policy(*spec, LOCATIONS_FIRST)
+    plain = policy_lib.Policy(*spec, dataclasses.replace(LOCATIONS_FIRST, decode_first=()))
+    key = jax.random.PRNGKey(0)
+    shapes = lambda params: jax.tree.map(np.shape, params)
+    params = first.init(key)
+    self.assertEqual(shapes(params), shapes(plain.init(key)))  # either starts from the other
+    inputs = first.dummy_inputs((1, 2))
+    actions = first.zero_action((1, 2))
+    # the same parameters score the same actions differently when decoded in another order
+    a, _ = first.unroll(params, inputs, actions, first.initial_state(2))
+    b, _ = plain.unroll(params, inputs, actions, plain.initial_state(2))
+    self.assertGreater(float(jnp.max(jnp.abs(a.log_prob - b.log_prob))), 1e-4)
+    with self.assertRaisesRegex(ValueError, "decode_first names \\['location'\\]"):
+      policy_lib.Policy(*spec, dataclasses.replace(SKIP, decode_first=("location",)))
+    with self.assertRaisesRegex(ValueError, "twice"):
+      dataclasses.replace(SKIP, decode_first=("end", "end"))
 
   def test_paper_config_builds_and_steps(self):
     env = libmypaint.LibMyPaint()

@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from spiral_jax.networks import conv
+from spiral_jax.networks import initialise
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +61,9 @@ class Discriminator:
 
   def init(self, key):
     """Returns (params, spectral-norm state or None)."""
+    return initialise.run_once(self._init, key)
+
+  def _init(self, key):
     key_net, key_sn = jax.random.split(key)
     x = jnp.zeros((1,) + self.image_shape)
     params = self._net.init(key_net, x, x if self.conditional else None)

@@ -30,6 +30,7 @@ import numpy as np
 
 from spiral_jax import specs
 from spiral_jax.networks import conv
+from spiral_jax.networks import initialise
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +59,15 @@ class PolicyConfig:
   # decoder's input for the components after it (a scene object's size and colour read the
   # target where the object goes).
   location_readout: bool = False
+  # The components the decoder produces first, in this order; the others follow in the action
+  # spec's order. ("mode", "location") lets a scene object's shape, size and colour read the
+  # target where the object goes (with location_readout); () is the spec's order.
+  decode_first: Tuple[str, ...] = ()
+
+  def __post_init__(self):
+    object.__setattr__(self, "decode_first", tuple(self.decode_first))  # a list from JSON
+    if len(set(self.decode_first)) != len(self.decode_first):
+      raise ValueError(f"decode_first names a component twice: {self.decode_first!r}.")
 
 
 PAPER = PolicyConfig()
@@ -129,6 +139,8 @@ class _Network(hk.Module):
   def __init__(self, components, config, conditional, blind):
     super().__init__(name="policy")
     self._components = components
+    first = [c for name in config.decode_first for c in components if c.name == name]
+    self._decode_order = first + [c for c in components if c.name not in config.decode_first]
     self._config = config
     self._conditional = conditional
     self._blind = blind
@@ -244,13 +256,14 @@ class _Network(hk.Module):
         x = x + conv.Conv2D(1, 3, with_bias=False, name="skip_logits")(h)[..., 0]
     return x.reshape(x.shape[0], height * width)
 
-  def _decode(self, z, actions, greedy=False, temperature=None, skips=None):
+  def _decode(self, z, actions, greedy=False, temperature=None, skips=None, weights=None):
     """Samples (actions None; the most likely value of each when greedy) or scores (actions
     given) every component in turn. With a `temperature`, sampling is also relaxed: each
-    component's value comes with a straight-through one-hot vector (see `Policy.relaxed_step`)."""
+    component's value comes with a straight-through one-hot vector (see `Policy.relaxed_step`).
+    `weights` ({component: (N,)}, scoring only) weighs each component's log-prob and entropy."""
     c = self._config
     out_actions, relaxed, log_prob, entropy = {}, {}, 0.0, 0.0
-    for i, comp in enumerate(self._components):
+    for i, comp in enumerate(self._decode_order):
       logits = self._logits(comp, z, skips)
       log_p = jax.nn.log_softmax(logits)
       one_hot = None
@@ -269,11 +282,12 @@ class _Network(hk.Module):
         given = actions[comp.name]
         index = specs.location_to_index(given, comp.grid) if comp.is_location else given
       index = index.astype(jnp.int32)
-      log_prob += jnp.take_along_axis(log_p, index[:, None], axis=-1)[:, 0]
-      entropy += -jnp.sum(jnp.exp(log_p) * log_p, axis=-1)
+      weight = 1.0 if weights is None else weights[comp.name]
+      log_prob += weight * jnp.take_along_axis(log_p, index[:, None], axis=-1)[:, 0]
+      entropy += weight * -jnp.sum(jnp.exp(log_p) * log_p, axis=-1)
       out_actions[comp.name] = (specs.index_to_location(index, comp.grid).astype(comp.dtype)
                                 if comp.is_location else index.astype(comp.dtype))
-      if i + 1 < len(self._components):
+      if i + 1 < len(self._decode_order):
         embedding = _embed(index, comp.num_values, c.embed_dim, f"decoder_embed_{comp.name}",
                            one_hot)
         if comp.is_location and skips is not None and c.location_readout:
@@ -288,9 +302,9 @@ class _Network(hk.Module):
 
   # Entry points.
 
-  def forward(self, inputs, actions, state, greedy=False, temperature=None):
+  def forward(self, inputs, actions, state, greedy=False, temperature=None, weights=None):
     """(T, B) inputs -> (actions, relaxed actions, PolicyOutput of (T, B), state); samples where
-    actions is None (relaxed too, with a temperature)."""
+    actions is None (relaxed too, with a temperature); `weights`: see `_decode`."""
     t, b = inputs.first.shape
     flat = jax.tree.map(lambda x: x.reshape((t * b,) + x.shape[2:]), inputs)
     features, skips = self._torso(flat)
@@ -298,10 +312,10 @@ class _Network(hk.Module):
     z, state = hk.dynamic_unroll(self._core, (features, inputs.first), state)
     z = z.reshape(t * b, -1)
     value = hk.Linear(1, name="value")(z)[:, 0]
-    flat_actions = None if actions is None else jax.tree.map(
-        lambda x: x.reshape((t * b,) + x.shape[2:]), actions)
-    sampled, relaxed, log_prob, entropy = self._decode(z, flat_actions, greedy, temperature,
-                                                       skips)
+    flatten = lambda tree: None if tree is None else jax.tree.map(
+        lambda x: x.reshape((t * b,) + x.shape[2:]), tree)
+    sampled, relaxed, log_prob, entropy = self._decode(z, flatten(actions), greedy, temperature,
+                                                       skips, flatten(weights))
     unflatten = lambda x: x.reshape((t, b) + x.shape[1:])
     return (jax.tree.map(unflatten, sampled), jax.tree.map(unflatten, relaxed),
             jax.tree.map(unflatten, PolicyOutput(log_prob, entropy, value)), state)
@@ -322,6 +336,10 @@ class Policy:
       raise ValueError("location_skip_warp and location_readout act on the location heads' "
                        "branch: set location_skip_channels > 0 too.")
     self.components = specs.components(action_spec)
+    unknown = sorted(set(config.decode_first) - {c.name for c in self.components})
+    if unknown:
+      raise ValueError(f"decode_first names {unknown}, which the action spec does not have: its "
+                       f"components are {[c.name for c in self.components]}.")
     self.config = config
     self.conditional = conditional
     self.blind = blind
@@ -362,8 +380,10 @@ class Policy:
   # The network.
 
   def init(self, key):
-    state = self.initial_state(1)
-    return self._transformed.init(key, self.dummy_inputs((1, 1)), self.zero_action((1, 1)), state)
+    def init(key):
+      return self._transformed.init(key, self.dummy_inputs((1, 1)), self.zero_action((1, 1)),
+                                    self.initial_state(1))
+    return initialise.run_once(init, key)
 
   def initial_state(self, batch_size):
     _, initial_state = self._transformed.apply
@@ -411,12 +431,25 @@ class Policy:
             jax.tree.map(drop_time, output), state)
 
   def unroll(self, params: hk.Params, inputs: StepInputs, actions: Dict[str, chex.Array],
-             state: Any) -> Tuple[PolicyOutput, Any]:
-    """Scores (T, B) actions: (PolicyOutput of (T, B) arrays, final state)."""
+             state: Any, component_weights: Optional[Dict[str, chex.Array]] = None
+             ) -> Tuple[PolicyOutput, Any]:
+    """Scores (T, B) actions: (PolicyOutput of (T, B) arrays, final state).
+
+    component_weights: {component: (T, B)} weights of each component's log-prob and entropy in
+      the sums (default all 1); 0 leaves out a component the action did not use (a scene's skip
+      uses only its mode).
+    """
     chex.assert_rank(inputs.first, 2)
     self._check_inputs(inputs, tuple(np.shape(inputs.first)))
+    if component_weights is not None:
+      missing = sorted({c.name for c in self.components} - set(component_weights))
+      if missing:
+        raise ValueError(f"component_weights lacks the components {missing}: give a (T, B) "
+                         "weight for every action component.")
+      chex.assert_tree_shape_prefix(component_weights, tuple(np.shape(inputs.first)))
     forward, _ = self._transformed.apply
-    _, _, output, state = forward(params, None, inputs, actions, state)
+    _, _, output, state = forward(params, None, inputs, actions, state, False, None,
+                                  component_weights)
     return output, state
 
 
