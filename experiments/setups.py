@@ -104,6 +104,50 @@ def make_setup(config, with_labels=False, load_data=True, in_memory=False):
   return (setup, labels) if with_labels else setup
 
 
+def demonstrations(config):
+  """What behaviour cloning (`experiments.imitate`) needs of a run config's environment and data:
+  (env_factory, programs), where programs(indices) gives the programs that draw those scenes of
+  the training split: ({component: (N, T, ...)} actions, {component: (N, T)} weights, 1 where an
+  action uses the component). Each program adds the scene's objects from the far row of the grid
+  to the near one, left to right in a row, then skips. The demonstrations' episodes end after one
+  skip (the dataset's most objects, plus one): the steps after it would show the policy the same
+  canvas and previous action again. Only MuJoCo Scenes comes with programs; other datasets raise
+  ValueError."""
+  if config.env.name != "mujoco_scenes" or config.data.name != "mujoco_scenes":
+    raise ValueError("Behaviour cloning needs training images with the programs that drew them: "
+                     "only the generated MuJoCo Scenes dataset has them (config "
+                     "experiments/configs/mujoco_conditional.py); this run has "
+                     f"{config.env.name!r} with {config.data.name!r}.")
+  from environments import mujoco_scenes  # pylint: disable=import-outside-toplevel
+  from environments import mujoco_scenes_dataset as dataset  # pylint: disable=import-outside-toplevel
+  from environments import scene_actions  # pylint: disable=import-outside-toplevel
+  import dataclasses  # pylint: disable=import-outside-toplevel
+  scene = scene_config(config.env)
+  scene = dataclasses.replace(scene, episode_length=min(scene.episode_length,
+                                                          dataset.MAX_OBJECTS + 1))
+  skip = {"mode": scene_actions.SKIP, "shape": 0, "location": (0, 0), "size": 0, "red": 0,
+          "green": 0, "blue": 0}
+
+  def programs(indices):
+    episodes = []
+    for index in indices:
+      objects = dataset.random_scene(dataset.scene_rng(dataset.TRAIN_SEED, int(index)), scene)
+      objects = sorted(objects, key=lambda obj: (obj.location[1], obj.location[0]))
+      if len(objects) > scene.episode_length:
+        raise ValueError(f"Scene {index} holds {len(objects)} objects, more than the "
+                         f"{scene.episode_length} steps of an episode.")
+      episodes.append([obj.to_action() for obj in objects] +
+                      [skip] * (scene.episode_length - len(objects)))
+    stack = lambda name, of: np.asarray([[of(step) for step in episode] for episode in episodes])
+    actions = {name: stack(name, lambda step: step[name]).astype(np.int32)
+               for name in scene_actions.COMPONENTS}
+    weights = {name: stack(name, lambda step: scene_actions.action_mask(step)[name])
+               for name in scene_actions.COMPONENTS}
+    return actions, weights
+
+  return (lambda: mujoco_scenes.MujocoScenes.from_config(scene)), programs
+
+
 def run_config(saved):
   """The experiment config a checkpoint's meta carries, as a ConfigDict. Runs written before a
   setting existed get today's default for it from `experiments/configs/base.py`."""

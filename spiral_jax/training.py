@@ -101,6 +101,16 @@ def initialised_from(fresh, source, learner_config):
 LINEAGE_FILE = "lineage.json"
 
 
+def start_from(fresh, source, learner_config, workdir):
+  """`initialised_from`, for a new run in `workdir`: also writes its lineage record there (what
+  the run builds on, so that its agent counts all of that training; see `lineage`)."""
+  fresh, record = _initialised_from(fresh, source, learner_config)
+  if jax.process_index() == 0:
+    os.makedirs(workdir, exist_ok=True)
+    metrics_lib.write_atomically(os.path.join(workdir, LINEAGE_FILE), json.dumps(record))
+  return fresh
+
+
 def lineage(workdir):
   """What a run started from (init_from), with the training it already had: {"source", "frames",
   "updates", "hours"} (the source's totals, its own sources included), or None for a run that
@@ -239,9 +249,7 @@ def run(config, setup, workdir, resume=False, report=None, report_every_updates=
   checkpointer = checkpoint_lib.Checkpointer(os.path.join(workdir, "checkpoints"),
                                              config.checkpoints_to_keep)
   if config.init_from and not (resume and checkpointer.latest_step() is not None):
-    fresh, record = _initialised_from(fresh, config.init_from, learner_config)
-    if jax.process_index() == 0:  # what the run builds on, so that its agent counts all of it
-      metrics_lib.write_atomically(os.path.join(workdir, LINEAGE_FILE), json.dumps(record))
+    fresh = start_from(fresh, config.init_from, learner_config, workdir)
   writer = metrics_lib.MetricsWriter(workdir) if jax.process_index() == 0 else None
   loop = _AnakinLoop if config.mode == "anakin" else _ThreadedLoop
   try:

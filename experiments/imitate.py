@@ -1,0 +1,200 @@
+"""Behaviour cloning (not in the paper): the policy learns to write the programs of the training
+scenes, played through the real renderer (`spiral_jax.imitation`). The run directory is a training
+run's: `spiral-jax evaluate --workdir=DIR` measures it, `experiments.ship --workdir=DIR` ships it,
+and `experiments.train --config.init_from=DIR` continues it with SPIRAL's reinforcement learning.
+
+  python -m experiments.imitate --config=experiments/configs/mujoco_conditional.py:paper \
+      --workdir=runs/scenes_bc --max_minutes=60           # --resume continues
+
+Only the generated MuJoCo Scenes dataset comes with programs. A thread records batches of
+demonstrations (random scenes of the training split's first --scenes) while the main thread
+updates the policy; checkpoints every config.checkpoint_every_minutes and at the end (SIGTERM or
+Ctrl-C stops cleanly). Counters: "updates" and "frames" count the cloning updates and the
+demonstration steps they learnt from. The last line printed is one JSON object.
+"""
+
+import functools
+import json
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+
+from absl import app
+from absl import flags
+from absl import logging
+import jax
+import numpy as np
+import optax
+from ml_collections import config_flags
+
+from experiments import setups
+from spiral_jax import actor as actor_lib
+from spiral_jax import checkpoint as checkpoint_lib
+from spiral_jax import imitation
+from spiral_jax import learner as learner_lib
+from spiral_jax import metrics as metrics_lib
+from spiral_jax import training
+
+DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "configs", "mujoco_conditional.py")
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file("config", f"{DEFAULT_CONFIG}:small",
+                                "An experiment config file and size.")
+flags.DEFINE_string("workdir", "outputs/imitate", "The run directory.")
+flags.DEFINE_bool("resume", False, "Continue from the newest checkpoint in --workdir.")
+flags.DEFINE_integer("updates", 0, "Stop after this many cloning updates (0: no limit).")
+flags.DEFINE_float("max_minutes", 10.0, "Stop after this many minutes of this call (0: no limit).")
+flags.DEFINE_float("learning_rate", 1e-3, "Adam's learning rate.")
+flags.DEFINE_integer("batch_size", 0, "Demonstrations per update (0: config.learner.batch_size).")
+flags.DEFINE_integer("scenes", 49000, "Learn from the training split's first this many scenes "
+                     "(scenes 49,000 on are the validation scenes).")
+flags.DEFINE_integer("log_every", 20, "Write a metrics record every this many updates.")
+
+
+class _Recorder:
+  """A thread that records batches of demonstrations into a bounded queue."""
+
+  def __init__(self, env_factory, programs, policy, batch_size, num_scenes, seed, size=4):
+    self._envs = [env_factory() for _ in range(batch_size)]
+    self._programs, self._policy = programs, policy
+    self._rng = np.random.default_rng(seed)
+    self._num_scenes, self._batch_size = num_scenes, batch_size
+    self.queue = queue.Queue(maxsize=size)
+    self.stop = threading.Event()
+    self.error = None
+    self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
+    self._thread.start()
+
+  def _run(self):
+    try:
+      while not self.stop.is_set():
+        indices = self._rng.integers(self._num_scenes, size=self._batch_size)
+        actions, weights = self._programs(indices)
+        traj = actor_lib.run_episodes(self._envs, self._policy, imitation.scripted_step(actions),
+                                      None, jax.random.PRNGKey(0), np.zeros((self._batch_size,) +
+                                                           self._policy.canvas_shape, np.float32))
+        # Each program's target is its own final render, stored as the dataset's images are
+        # (8 bits per channel).
+        traj = traj._replace(target=np.round(traj.final_canvas * 255.0) / 255.0)
+        batch = imitation.Demonstrations(traj, weights)
+        while not self.stop.is_set():
+          try:
+            self.queue.put(batch, timeout=0.5)
+            break
+          except queue.Full:
+            continue
+    except BaseException as e:  # pylint: disable=broad-except
+      self.error = e
+      self.stop.set()
+
+  def get(self):
+    while True:
+      if self.error is not None:
+        raise RuntimeError(f"Recording demonstrations failed: {self.error!r}") from self.error
+      try:
+        return self.queue.get(timeout=0.5)
+      except queue.Empty:
+        continue
+
+  def close(self):
+    self.stop.set()
+    self._thread.join(10.0)
+    for env in self._envs:
+      env.close()
+
+
+def main(argv):
+  del argv
+  if not FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)
+  config = FLAGS.config
+  if not 1 <= FLAGS.scenes <= 49000:
+    raise app.UsageError("--scenes must be between 1 and 49000 (the scenes before the "
+                         "validation scenes).")
+  try:
+    env_factory, programs = setups.demonstrations(config)
+  except ValueError as e:
+    raise app.UsageError(str(e)) from None
+  checkpointer = checkpoint_lib.Checkpointer(os.path.join(FLAGS.workdir, "checkpoints"),
+                                             config.checkpoints_to_keep)
+  if not FLAGS.resume and checkpointer.latest_step() is not None:
+    raise app.UsageError(f"{FLAGS.workdir} already holds a run: continue it with --resume or "
+                         "choose a new --workdir.")
+  config.data.limit = 1  # the agent's networks need only the image shape
+  setup = setups.make_setup(config)
+  policy, discriminator, learner_config = training.build_agent(config, setup)
+  batch_size = FLAGS.batch_size or learner_config.batch_size
+  optimiser = optax.chain(optax.clip_by_global_norm(learner_config.max_grad_norm),
+                          optax.adam(FLAGS.learning_rate))
+  state = learner_lib.init(policy, discriminator, learner_config,
+                           jax.random.fold_in(jax.random.PRNGKey(config.seed), 0))
+  if config.init_from and not FLAGS.resume:
+    try:
+      state = training.start_from(state, config.init_from, learner_config, FLAGS.workdir)
+    except (ValueError, OSError, checkpoint_lib.CheckpointError) as e:
+      raise app.UsageError(str(e)) from None
+  opt_state = optimiser.init(state.policy_params)
+  counters = {"updates": 0, "frames": 0, "elapsed_s": 0.0}
+  if FLAGS.resume:
+    try:
+      restored, meta = checkpointer.restore({"learner": state, "cloning_opt_state": opt_state})
+    except checkpoint_lib.CheckpointError as e:
+      raise app.UsageError(str(e)) from None
+    state, opt_state = restored["learner"], restored["cloning_opt_state"]
+    counters.update({k: meta["counters"][k] for k in counters})
+  update = jax.jit(functools.partial(imitation.cloning_update, policy, optimiser))
+  writer = metrics_lib.MetricsWriter(FLAGS.workdir)
+  recorder = _Recorder(env_factory, programs, policy, batch_size, FLAGS.scenes,
+                       seed=[config.seed, counters["updates"]])
+  stop = threading.Event()
+  previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
+  params = state.policy_params
+  start, last_save, elapsed_before = time.monotonic(), time.monotonic(), counters["elapsed_s"]
+  logged = []
+
+  def save():
+    counters["elapsed_s"] = elapsed_before + time.monotonic() - start
+    meta = {"counters": dict(counters, cloning_updates=counters["updates"],
+                             demonstration_frames=counters["frames"]),
+            "config": config.to_dict(),
+            "imitation": {"learning_rate": FLAGS.learning_rate, "batch_size": batch_size,
+                          "scenes": FLAGS.scenes}}
+    checkpointer.save(counters["updates"], {"learner": state._replace(policy_params=params),
+                                            "cloning_opt_state": opt_state}, meta)
+
+  try:
+    while not stop.is_set():
+      if FLAGS.updates and counters["updates"] >= FLAGS.updates:
+        break
+      if FLAGS.max_minutes and time.monotonic() - start >= 60 * FLAGS.max_minutes:
+        break
+      batch = recorder.get()
+      params, opt_state, metrics = update(params, opt_state, batch)
+      counters["updates"] += 1
+      counters["frames"] += int(np.prod(batch.trajectory.first.shape))
+      logged.append(metrics)
+      if counters["updates"] % FLAGS.log_every == 0:
+        record = {name: float(np.mean([m[name] for m in logged])) for name in logged[0]}
+        record.update(updates=counters["updates"], frames=counters["frames"],
+                      time_s=elapsed_before + time.monotonic() - start)
+        writer.write(record)
+        logged = []
+      if time.monotonic() - last_save >= 60 * config.checkpoint_every_minutes:
+        save()
+        last_save = time.monotonic()
+    save()
+  finally:
+    recorder.close()
+    writer.close()
+    checkpointer.close()
+    for s, handler in previous.items():
+      signal.signal(s, handler)
+  print(json.dumps({"updates": counters["updates"], "frames": counters["frames"],
+                    "elapsed_s": round(counters["elapsed_s"], 1),
+                    "stopped_by_signal": stop.is_set()}), file=sys.stdout)
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,103 @@
+"""Behaviour cloning: the policy learns to write programs it is shown (not in the paper).
+
+SPIRAL learns from its discriminator's reward alone. Where the training images come with the
+programs that drew them (a generated dataset, such as MuJoCo Scenes'), the policy can first learn
+to write those programs: the demonstrations are played through the real renderer, so that every
+action is seen on the canvas the program had drawn so far (teacher forcing), and the policy
+maximises their likelihood. SPIRAL's reinforcement learning can then continue from the result
+(`init_from`), as from any run.
+
+  * `scripted_step`: a step function for `spiral_jax.actor.run_episodes` that plays given
+    actions, so that demonstrations are recorded as the `Trajectory`s actors write;
+  * `cloning_loss`: the negative log-likelihood of the demonstrated actions (pure);
+  * `cloning_update`: one optax step on it (pure; jit it).
+
+Each demonstration step has a weight per action component: 0 for a component the action did not
+use (a scene's skip uses only its mode), so that the policy is not taught arbitrary values.
+"""
+
+from typing import Any, Dict, NamedTuple, Tuple
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from spiral_jax import trajectory as trajectory_lib
+from spiral_jax.networks import policy as policy_lib
+
+
+class Demonstrations(NamedTuple):
+  """A batch of demonstrations: batch-major `Trajectory`s (B, T, ...) and the weight of each
+  action component at each step ({component: (B, T)}, 1 where the action used it)."""
+  trajectory: trajectory_lib.Trajectory
+  weights: Dict[str, np.ndarray]
+
+
+def scripted_step(actions: Dict[str, np.ndarray]):
+  """A `step_fn` for `actor.run_episodes` that plays `actions` ({component: (N, T, ...)}, one
+  program per environment) instead of sampling: step t of every episode gets actions[:, t]."""
+  lengths = {np.shape(v)[1] for v in actions.values()}
+  if len(lengths) != 1:
+    raise ValueError(f"The scripted actions' components differ in length: {sorted(lengths)}.")
+  t = [0]
+
+  def step(params, key, inputs, state):
+    del params, key
+    if np.all(np.asarray(inputs.first)):
+      t[0] = 0
+    if t[0] >= min(lengths):
+      raise ValueError(f"The environments' episodes outlast the {min(lengths)} scripted steps.")
+    out = {name: np.asarray(value)[:, t[0]] for name, value in actions.items()}
+    t[0] += 1
+    zeros = np.zeros(np.shape(inputs.first), np.float32)
+    return out, policy_lib.PolicyOutput(zeros, zeros, zeros), state
+
+  return step
+
+
+def _time_major(demonstrations):
+  traj = trajectory_lib.time_major(demonstrations.trajectory)
+  weights = jax.tree.map(lambda x: jnp.swapaxes(jnp.asarray(x, jnp.float32), 0, 1),
+                         demonstrations.weights)
+  return traj, weights
+
+
+def _nll(policy, params, traj, weights):
+  """-mean log pi(demonstrated action), components weighted, on a time-major trajectory."""
+  num_steps, batch = traj.first.shape
+  target = None
+  if policy.conditional:
+    if traj.target is None:
+      raise ValueError("A conditional policy learns from demonstrations with targets.")
+    target = jnp.broadcast_to(traj.target[None], (num_steps,) + traj.target.shape)
+  inputs = policy_lib.StepInputs(traj.canvas, traj.prev_action, traj.action_mask, traj.first,
+                                 target)
+  output, _ = policy.unroll(params, inputs, traj.action, policy.initial_state(batch),
+                            component_weights=weights)
+  return -jnp.mean(output.log_prob)
+
+
+def cloning_loss(policy, params, demonstrations: Demonstrations) -> chex.Array:
+  """The mean over steps of -log pi(demonstrated action), each component's log-prob weighted."""
+  traj, weights = _time_major(demonstrations)
+  return _nll(policy, params, traj, weights)
+
+
+def cloning_update(policy, optimiser: optax.GradientTransformation, params, opt_state,
+                   demonstrations: Demonstrations) -> Tuple[Any, Any, Dict[str, chex.Array]]:
+  """One optimiser step on `cloning_loss`: (params, opt_state, metrics). Metrics:
+  "cloning_loss", "grad_norm", and "cloning_nll_<component>": each component's mean negative
+  log-likelihood where it was used."""
+  traj, weights = _time_major(demonstrations)
+  loss, (grads, weight_grads) = jax.value_and_grad(
+      lambda p, w: _nll(policy, p, traj, w), argnums=(0, 1))(params, weights)
+  updates, opt_state = optimiser.update(grads, opt_state, params)
+  metrics = {"cloning_loss": loss, "grad_norm": optax.tree.norm(grads)}
+  # The loss is linear in each weight: its gradient is -log pi(component) / (T * B).
+  count = traj.first.size
+  for name, w in weights.items():
+    nll = jnp.sum(w * weight_grads[name]) * count
+    metrics[f"cloning_nll_{name}"] = nll / jnp.maximum(jnp.sum(w), 1.0)
+  return optax.apply_updates(params, updates), opt_state, metrics

@@ -1,0 +1,176 @@
+"""Behaviour cloning: demonstrations recorded through the real renderer, weighted components, the
+cloning update, and `python -m experiments.imitate`."""
+
+import dataclasses
+import functools
+import json
+import os
+import subprocess
+import sys
+
+from absl.testing import absltest
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from environments import mujoco_scenes_dataset as ds
+from environments import scene_actions
+from experiments import setups
+from experiments.configs import mujoco_conditional
+from spiral_jax import actor as actor_lib
+from spiral_jax import imitation
+from spiral_jax import trajectory as trajectory_lib
+from spiral_jax.networks import policy as policy_lib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BRANCH = dataclasses.replace(policy_lib.SMALL, location_skip_channels=8, location_skip_warp=True,
+                             location_readout=True)
+
+
+def small_scene_config():
+  return mujoco_conditional.get_config("small")
+
+
+def record(config, indices):
+  """Demonstrations of training scenes `indices`, through the real renderer."""
+  factory, programs = setups.demonstrations(config)
+  actions, weights = programs(indices)
+  envs = [factory() for _ in indices]
+  try:
+    canvas_shape = envs[0].observation_spec()["canvas"].shape
+    policy = policy_lib.Policy(envs[0].observation_spec(), envs[0].action_spec(), BRANCH,
+                               conditional=True)
+    traj = actor_lib.run_episodes(envs, policy, imitation.scripted_step(actions), None,
+                                  jax.random.PRNGKey(0),
+                                  np.zeros((len(indices),) + tuple(canvas_shape), np.float32))
+  finally:
+    for env in envs:
+      env.close()
+  traj = traj._replace(target=traj.final_canvas)
+  return policy, actions, imitation.Demonstrations(traj, weights)
+
+
+class DemonstrationsTest(absltest.TestCase):
+
+  @classmethod
+  def setUpClass(cls):
+    super().setUpClass()
+    cls.config = small_scene_config()
+    cls.indices = [0, 1, 2, 3]
+    cls.policy, cls.actions, cls.demos = record(cls.config, cls.indices)
+
+  def test_recorded_programs_rebuild_the_dataset_scenes(self):
+    traj = self.demos.trajectory
+    for name, value in self.actions.items():
+      np.testing.assert_array_equal(traj.action[name], value)
+    images, arrays = ds.generate(len(self.indices), seed=ds.TRAIN_SEED,
+                                 config=setups.scene_config(self.config.env))
+    # the final renders are the dataset's images (stored with 8 bits per channel)
+    np.testing.assert_allclose(traj.final_canvas, images / 255.0, atol=0.5 / 255 + 1e-6)
+    for i in range(len(self.indices)):
+      count = int(arrays["num_objects"][i])
+      modes = self.actions["mode"][i]
+      np.testing.assert_array_equal(modes[:count], scene_actions.ADD)
+      np.testing.assert_array_equal(modes[count:], scene_actions.SKIP)
+      rows = [tuple(loc[::-1]) for loc in self.actions["location"][i][:count]]
+      self.assertEqual(rows, sorted(rows))  # far row first, left to right
+      # a skip uses only its mode
+      self.assertTrue(np.all(self.demos.weights["red"][i][count:] == 0))
+      self.assertTrue(np.all(self.demos.weights["mode"][i] == 1))
+    # an episode ends one skip after the dataset's most objects
+    self.assertEqual(traj.first.shape, (len(self.indices), ds.MAX_OBJECTS + 1))
+
+  def test_weights_leave_unused_components_out(self):
+    traj = trajectory_lib.time_major(self.demos.trajectory)
+    policy = self.policy
+    params = policy.init(jax.random.PRNGKey(1))
+    steps, batch = traj.first.shape
+    inputs = policy_lib.StepInputs(traj.canvas, traj.prev_action, traj.action_mask, traj.first,
+                                   jnp.broadcast_to(traj.target[None],
+                                                    (steps,) + traj.target.shape))
+    state = policy.initial_state(batch)
+    ones = {c.name: jnp.ones((steps, batch)) for c in policy.components}
+    full, _ = policy.unroll(params, inputs, traj.action, state)
+    weighted, _ = policy.unroll(params, inputs, traj.action, state, component_weights=ones)
+    np.testing.assert_allclose(weighted.log_prob, full.log_prob, rtol=1e-5, atol=1e-5)
+    weights = jax.tree.map(lambda w: jnp.swapaxes(jnp.asarray(w), 0, 1), self.demos.weights)
+    masked, _ = policy.unroll(params, inputs, traj.action, state, component_weights=weights)
+    # another colour where the action skipped changes nothing once weighted out ...
+    recoloured = dict(traj.action, red=jnp.where(weights["red"] == 0, 3 - traj.action["red"],
+                                                 traj.action["red"]))
+    again, _ = policy.unroll(params, inputs, recoloured, state, component_weights=weights)
+    np.testing.assert_allclose(again.log_prob, masked.log_prob, rtol=1e-5, atol=1e-5)
+    # ... but does unweighted
+    unweighted, _ = policy.unroll(params, inputs, recoloured, state)
+    self.assertGreater(float(jnp.max(jnp.abs(unweighted.log_prob - full.log_prob))), 1e-3)
+    with self.assertRaisesRegex(ValueError, "lacks the components"):
+      policy.unroll(params, inputs, traj.action, state, component_weights={"mode": ones["mode"]})
+
+  def test_cloning_updates_learn_the_demonstrations(self):
+    policy = self.policy
+    params = policy.init(jax.random.PRNGKey(2))
+    optimiser = optax.adam(3e-3)
+    opt_state = optimiser.init(params)
+    update = jax.jit(functools.partial(imitation.cloning_update, policy, optimiser))
+    first = float(imitation.cloning_loss(policy, params, self.demos))
+    for _ in range(30):
+      params, opt_state, metrics = update(params, opt_state, self.demos)
+    last = float(imitation.cloning_loss(policy, params, self.demos))
+    self.assertLess(last, 0.5 * first)
+    # the per-component figures add up to the loss: sum_c nll_c * uses_c / steps
+    uses = {name: float(np.sum(w)) for name, w in self.demos.weights.items()}
+    steps = self.demos.trajectory.first.size
+    _, _, metrics = update(params, opt_state, self.demos)
+    total = sum(float(metrics[f"cloning_nll_{n}"]) * uses[n] for n in uses) / steps
+    self.assertAlmostEqual(total, float(metrics["cloning_loss"]), places=4)
+
+  def test_only_scene_data_has_programs(self):
+    config = ml_collections.ConfigDict({"env": {"name": "jax_paint", "kwargs": {}},
+                                        "data": {"name": "mnist"}})
+    with self.assertRaisesRegex(ValueError, "only the generated MuJoCo Scenes dataset"):
+      setups.demonstrations(config)
+
+
+class ImitateScriptTest(absltest.TestCase):
+
+  def run_script(self, *args):
+    return subprocess.run([sys.executable, "-m", "experiments.imitate", *args],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+
+  def test_a_short_run_is_a_training_run_and_resumes(self):
+    workdir = self.create_tempdir().full_path
+    common = [f"--workdir={workdir}", "--batch_size=4", "--log_every=1", "--scenes=50",
+              "--config.policy.location_skip_channels=8"]
+    result = self.run_script("--updates=2", *common)
+    self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+    self.assertEqual(json.loads(result.stdout.strip().splitlines()[-1])["updates"], 2)
+    again = self.run_script("--updates=2", *common)  # the directory holds a run already
+    self.assertNotEqual(again.returncode, 0)
+    self.assertIn("--resume", again.stderr)
+    self.assertNotIn("Traceback", again.stderr)
+    result = self.run_script("--updates=3", "--resume", *common)
+    self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    self.assertEqual((summary["updates"], summary["frames"]), (3, 3 * 4 * (ds.MAX_OBJECTS + 1)))
+    config, params, meta = setups.load_run(workdir)  # what evaluate, ship and init_from read
+    self.assertEqual(config.env.name, "mujoco_scenes")
+    self.assertEqual(meta["counters"]["cloning_updates"], 3)
+    with open(os.path.join(workdir, "metrics.jsonl")) as f:
+      records = [json.loads(line) for line in f]
+    self.assertEqual([r["updates"] for r in records], [1, 2, 3])
+    self.assertTrue(all(np.isfinite(r["cloning_loss"]) for r in records))
+    self.assertTrue(jax.tree.leaves(params))
+
+  def test_painting_configs_are_one_clear_error(self):
+    result = self.run_script("--config=experiments/configs/mnist_conditional.py",
+                             f"--workdir={self.create_tempdir().full_path}", "--updates=1")
+    self.assertNotEqual(result.returncode, 0)
+    self.assertIn("only the generated MuJoCo Scenes dataset", result.stderr)
+    self.assertNotIn("Traceback", result.stderr)
+
+
+if __name__ == "__main__":
+  absltest.main()
