@@ -50,17 +50,19 @@ flags.DEFINE_float("learning_rate", 1e-3, "Adam's learning rate.")
 flags.DEFINE_integer("batch_size", 0, "Demonstrations per update (0: config.learner.batch_size).")
 flags.DEFINE_integer("scenes", 49000, "Learn from the training split's first this many scenes "
                      "(scenes 49,000 on are the validation scenes).")
+flags.DEFINE_float("noise", 0.0, "The share of demonstrated objects placed with one attribute "
+                   "changed at random (the program goes on as if it were right).")
 flags.DEFINE_integer("log_every", 20, "Write a metrics record every this many updates.")
 
 
 class _Recorder:
   """A thread that records batches of demonstrations into a bounded queue."""
 
-  def __init__(self, env_factory, programs, policy, batch_size, num_scenes, seed, size=4):
+  def __init__(self, env_factory, programs, policy, batch_size, num_scenes, noise, seed, size=4):
     self._envs = [env_factory() for _ in range(batch_size)]
     self._programs, self._policy = programs, policy
     self._rng = np.random.default_rng(seed)
-    self._num_scenes, self._batch_size = num_scenes, batch_size
+    self._num_scenes, self._batch_size, self._noise = num_scenes, batch_size, noise
     self.queue = queue.Queue(maxsize=size)
     self.stop = threading.Event()
     self.error = None
@@ -71,13 +73,12 @@ class _Recorder:
     try:
       while not self.stop.is_set():
         indices = self._rng.integers(self._num_scenes, size=self._batch_size)
-        actions, weights = self._programs(indices)
-        traj = actor_lib.run_episodes(self._envs, self._policy, imitation.scripted_step(actions),
-                                      None, jax.random.PRNGKey(0), np.zeros((self._batch_size,) +
-                                                           self._policy.canvas_shape, np.float32))
-        # Each program's target is its own final render, stored as the dataset's images are
-        # (8 bits per channel).
-        traj = traj._replace(target=np.round(traj.final_canvas * 255.0) / 255.0)
+        actions, weights, played = self._programs(indices, self._noise, self._rng)
+        traj = self._play(played)
+        # Each program's target is its own render, stored as the dataset's images are (8 bits
+        # per channel); the policy is taught the program's actions on the canvases played.
+        final = self._play(actions).final_canvas if self._noise else traj.final_canvas
+        traj = traj._replace(action=actions, target=np.round(final * 255.0) / 255.0)
         batch = imitation.Demonstrations(traj, weights)
         while not self.stop.is_set():
           try:
@@ -88,6 +89,11 @@ class _Recorder:
     except BaseException as e:  # pylint: disable=broad-except
       self.error = e
       self.stop.set()
+
+  def _play(self, actions):
+    blank = np.zeros((self._batch_size,) + self._policy.canvas_shape, np.float32)
+    return actor_lib.run_episodes(self._envs, self._policy, imitation.scripted_step(actions), None,
+                                  jax.random.PRNGKey(0), blank)
 
   def get(self):
     while True:
@@ -113,6 +119,8 @@ def main(argv):
   if not 1 <= FLAGS.scenes <= 49000:
     raise app.UsageError("--scenes must be between 1 and 49000 (the scenes before the "
                          "validation scenes).")
+  if not 0.0 <= FLAGS.noise <= 1.0:
+    raise app.UsageError(f"--noise is a probability in [0, 1], got {FLAGS.noise}.")
   try:
     env_factory, programs = setups.demonstrations(config)
   except ValueError as e:
@@ -146,7 +154,7 @@ def main(argv):
     counters.update({k: meta["counters"][k] for k in counters})
   update = jax.jit(functools.partial(imitation.cloning_update, policy, optimiser))
   writer = metrics_lib.MetricsWriter(FLAGS.workdir)
-  recorder = _Recorder(env_factory, programs, policy, batch_size, FLAGS.scenes,
+  recorder = _Recorder(env_factory, programs, policy, batch_size, FLAGS.scenes, FLAGS.noise,
                        seed=[config.seed, counters["updates"]])
   stop = threading.Event()
   previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
@@ -160,7 +168,7 @@ def main(argv):
                              demonstration_frames=counters["frames"]),
             "config": config.to_dict(),
             "imitation": {"learning_rate": FLAGS.learning_rate, "batch_size": batch_size,
-                          "scenes": FLAGS.scenes}}
+                          "scenes": FLAGS.scenes, "noise": FLAGS.noise}}
     checkpointer.save(counters["updates"], {"learner": state._replace(policy_params=params),
                                             "cloning_opt_state": opt_state}, meta)
 

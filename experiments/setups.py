@@ -106,12 +106,18 @@ def make_setup(config, with_labels=False, load_data=True, in_memory=False):
 
 def demonstrations(config):
   """What behaviour cloning (`experiments.imitate`) needs of a run config's environment and data:
-  (env_factory, programs), where programs(indices) gives the programs that draw those scenes of
-  the training split: ({component: (N, T, ...)} actions, {component: (N, T)} weights, 1 where an
-  action uses the component). Each program adds the scene's objects from the far row of the grid
-  to the near one, left to right in a row, then skips. The demonstrations' episodes end after one
-  skip (the dataset's most objects, plus one): the steps after it would show the policy the same
-  canvas and previous action again. Only MuJoCo Scenes comes with programs; other datasets raise
+  (env_factory, programs). programs(indices, noise=0, rng=None) gives the programs that draw
+  those scenes of the training split, as (actions, weights, played): actions and played are
+  {component: (N, T, ...)}, weights {component: (N, T)} (1 where an action uses the component).
+
+  Each program adds the scene's objects from the far row of the grid to the near one, left to
+  right in a row, then skips. The demonstrations' episodes end after two skips (the dataset's
+  most objects, plus two): the steps after them would show the policy the same canvas and
+  previous action again. `played` is what the renderer is given: the actions themselves, except
+  that with `noise` each object is, with that probability, placed with one attribute changed at
+  random (a neighbouring cell, or another shape, size or colour level). The program then goes on
+  with the next object, so that the policy learns to finish a scene it has not drawn exactly,
+  as its own episodes are. Only MuJoCo Scenes comes with programs; other datasets raise
   ValueError."""
   if config.env.name != "mujoco_scenes" or config.data.name != "mujoco_scenes":
     raise ValueError("Behaviour cloning needs training images with the programs that drew them: "
@@ -124,26 +130,42 @@ def demonstrations(config):
   import dataclasses  # pylint: disable=import-outside-toplevel
   scene = scene_config(config.env)
   scene = dataclasses.replace(scene, episode_length=min(scene.episode_length,
-                                                          dataset.MAX_OBJECTS + 1))
+                                                          dataset.MAX_OBJECTS + 2))
   skip = {"mode": scene_actions.SKIP, "shape": 0, "location": (0, 0), "size": 0, "red": 0,
           "green": 0, "blue": 0}
+  values = scene_actions.num_values(scene)
 
-  def programs(indices):
-    episodes = []
+  def perturbed(action, rng):
+    action = dict(action)
+    name = scene_actions.COMPONENTS[1 + int(rng.integers(len(scene_actions.COMPONENTS) - 1))]
+    if name == "location":
+      x, y = action["location"]
+      dx, dy = [(1, 0), (-1, 0), (0, 1), (0, -1)][int(rng.integers(4))]
+      clip = lambda v: int(np.clip(v, 0, scene.grid_size - 1))
+      action["location"] = (clip(x + dx), clip(y + dy))
+    else:
+      action[name] = int((action[name] + 1 + rng.integers(values[name] - 1)) % values[name])
+    return action
+
+  def programs(indices, noise=0.0, rng=None):
+    episodes, played = [], []
     for index in indices:
       objects = dataset.random_scene(dataset.scene_rng(dataset.TRAIN_SEED, int(index)), scene)
       objects = sorted(objects, key=lambda obj: (obj.location[1], obj.location[0]))
       if len(objects) > scene.episode_length:
         raise ValueError(f"Scene {index} holds {len(objects)} objects, more than the "
                          f"{scene.episode_length} steps of an episode.")
-      episodes.append([obj.to_action() for obj in objects] +
-                      [skip] * (scene.episode_length - len(objects)))
-    stack = lambda name, of: np.asarray([[of(step) for step in episode] for episode in episodes])
-    actions = {name: stack(name, lambda step: step[name]).astype(np.int32)
+      episode = ([obj.to_action() for obj in objects] +
+                 [skip] * (scene.episode_length - len(objects)))
+      episodes.append(episode)
+      played.append([perturbed(a, rng) if noise and a is not skip and rng.random() < noise
+                     else a for a in episode])
+    stack = lambda rows, of: np.asarray([[of(step) for step in row] for row in rows])
+    as_arrays = lambda rows: {name: stack(rows, lambda step: step[name]).astype(np.int32)
+                              for name in scene_actions.COMPONENTS}
+    weights = {name: stack(episodes, lambda step: scene_actions.action_mask(step)[name])
                for name in scene_actions.COMPONENTS}
-    weights = {name: stack(name, lambda step: scene_actions.action_mask(step)[name])
-               for name in scene_actions.COMPONENTS}
-    return actions, weights
+    return as_arrays(episodes), weights, as_arrays(played)
 
   return (lambda: mujoco_scenes.MujocoScenes.from_config(scene)), programs
 

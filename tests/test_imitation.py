@@ -36,7 +36,7 @@ def small_scene_config():
 def record(config, indices):
   """Demonstrations of training scenes `indices`, through the real renderer."""
   factory, programs = setups.demonstrations(config)
-  actions, weights = programs(indices)
+  actions, weights, _ = programs(indices)
   envs = [factory() for _ in indices]
   try:
     canvas_shape = envs[0].observation_spec()["canvas"].shape
@@ -79,8 +79,29 @@ class DemonstrationsTest(absltest.TestCase):
       # a skip uses only its mode
       self.assertTrue(np.all(self.demos.weights["red"][i][count:] == 0))
       self.assertTrue(np.all(self.demos.weights["mode"][i] == 1))
-    # an episode ends one skip after the dataset's most objects
-    self.assertEqual(traj.first.shape, (len(self.indices), ds.MAX_OBJECTS + 1))
+    # an episode ends two skips after the dataset's most objects (or at the episode's end)
+    length = min(self.config.env.kwargs["episode_length"], ds.MAX_OBJECTS + 2)
+    self.assertEqual(traj.first.shape, (len(self.indices), length))
+
+  def test_noise_changes_one_attribute_of_some_objects(self):
+    _, programs = setups.demonstrations(self.config)
+    indices = np.arange(100)
+    actions, weights, played = programs(indices)
+    for name in actions:  # no noise: the programs as they are
+      np.testing.assert_array_equal(played[name], actions[name])
+    again, _, played = programs(indices, noise=0.5, rng=np.random.default_rng(0))
+    for name in actions:
+      np.testing.assert_array_equal(again[name], actions[name])  # what is taught stays
+    adds_shape = actions["mode"].shape
+    differs = np.stack([np.any(np.reshape(played[n] != actions[n], adds_shape + (-1,)), -1)
+                        for n in scene_actions.COMPONENTS])
+    changed = differs.any(0)
+    adds = actions["mode"] == scene_actions.ADD
+    self.assertTrue(np.all(differs.sum(0) <= 1))  # one attribute at most ...
+    self.assertFalse(differs[0].any())  # ... never the mode ...
+    self.assertFalse(np.any(changed & ~adds))  # ... and never a skip
+    self.assertBetween(changed.sum() / adds.sum(), 0.35, 0.65)
+    self.assertTrue(np.all(weights["red"][~adds] == 0))
 
   def test_weights_leave_unused_components_out(self):
     traj = trajectory_lib.time_major(self.demos.trajectory)
@@ -143,6 +164,7 @@ class ImitateScriptTest(absltest.TestCase):
   def test_a_short_run_is_a_training_run_and_resumes(self):
     workdir = self.create_tempdir().full_path
     common = [f"--workdir={workdir}", "--batch_size=4", "--log_every=1", "--scenes=50",
+              "--noise=0.3",
               "--config.policy.location_skip_channels=8"]
     result = self.run_script("--updates=2", *common)
     self.assertEqual(result.returncode, 0, result.stderr[-3000:])
@@ -154,7 +176,7 @@ class ImitateScriptTest(absltest.TestCase):
     result = self.run_script("--updates=3", "--resume", *common)
     self.assertEqual(result.returncode, 0, result.stderr[-3000:])
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    self.assertEqual((summary["updates"], summary["frames"]), (3, 3 * 4 * (ds.MAX_OBJECTS + 1)))
+    self.assertEqual((summary["updates"], summary["frames"]), (3, 3 * 4 * 6))
     config, params, meta = setups.load_run(workdir)  # what evaluate, ship and init_from read
     self.assertEqual(config.env.name, "mujoco_scenes")
     self.assertEqual(meta["counters"]["cloning_updates"], 3)
