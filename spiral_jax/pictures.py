@@ -33,7 +33,8 @@ def reconstructions(targets, renders, pairs_per_row=8, scale=2):
   """Targets and the agent's renders side by side: each pair is target | render."""
   n = min(len(targets), len(renders))
   interleaved = np.stack([np.asarray(targets[:n]), np.asarray(renders[:n])], axis=1)
-  return grid(interleaved.reshape((2 * n,) + interleaved.shape[2:]), 2 * pairs_per_row, scale)
+  columns = 2 * min(pairs_per_row, max(n, 1))  # one pair is one row of two, not of 16
+  return grid(interleaved.reshape((2 * n,) + interleaved.shape[2:]), columns, scale)
 
 
 def save_image(image, path, suffix=".png", **save_kwargs):

@@ -97,6 +97,8 @@ class PicturesTest(absltest.TestCase):
     self.assertEqual(image.shape, (2 * (2 * 9 + 1), 2 * (3 * 9 + 1), 3))
     pairs = pictures.reconstructions(images, images[::-1], pairs_per_row=2, scale=1)
     self.assertEqual(pairs.shape[1], 2 + 4 * 10)
+    one = pictures.reconstructions(images[:1], images[:1], scale=1)  # one pair: two wide
+    self.assertEqual(one.shape[1], 2 + 2 * 10)
 
   def test_smoothed_is_the_mean_of_the_last_values(self):
     np.testing.assert_allclose(pictures.smoothed([1, 2, 3, 4, 5], 3), [1, 1.5, 2, 3, 4])
