@@ -103,15 +103,24 @@ def program_of(example, config=None):
   return programs.SceneProgram(config, [obj.to_action() for obj in arrays_to_objects(example)])
 
 
+def image_renderer(config):
+  """The renderer of the dataset's images (a SceneRenderer holding the most objects a scene has)."""
+  return mujoco_render.SceneRenderer(config, max_objects=MAX_OBJECTS)
+
+
+def render_image(renderer, objects):
+  """A scene's image as the dataset stores it: uint8 (W, W, 3)."""
+  return np.round(renderer.render(objects) * 255).astype(np.uint8)
+
+
 def examples(num, seed, config=None, start=0):
   """Yields (index, example dict) for scenes start .. start + num - 1 of the split `seed`."""
   config = config or scene_actions.SceneConfig()
-  renderer = mujoco_render.SceneRenderer(config, max_objects=MAX_OBJECTS)
+  renderer = image_renderer(config)
   try:
     for index in range(start, start + num):
       objects = random_scene(scene_rng(seed, index), config)
-      image = np.round(renderer.render(objects) * 255).astype(np.uint8)
-      yield index, dict(objects_to_arrays(objects), image=image)
+      yield index, dict(objects_to_arrays(objects), image=render_image(renderer, objects))
   finally:
     renderer.close()
 

@@ -16,18 +16,17 @@ demonstration steps they learnt from. The last line printed is one JSON object.
 import functools
 import json
 import os
-import queue
-import signal
+import dataclasses
 import sys
 import threading
 import time
+import traceback
 
 from absl import app
 from absl import flags
 from absl import logging
 import jax
 import numpy as np
-import optax
 from ml_collections import config_flags
 
 from experiments import setups
@@ -56,56 +55,39 @@ flags.DEFINE_integer("log_every", 20, "Write a metrics record every this many up
 
 
 class _Recorder:
-  """A thread that records batches of demonstrations into a bounded queue."""
+  """A thread that records batches of demonstrations into a bounded feed."""
 
   def __init__(self, env_factory, programs, policy, batch_size, num_scenes, noise, seed, size=4):
     self._envs = [env_factory() for _ in range(batch_size)]
     self._programs, self._policy = programs, policy
     self._rng = np.random.default_rng(seed)
     self._num_scenes, self._batch_size, self._noise = num_scenes, batch_size, noise
-    self.queue = queue.Queue(maxsize=size)
-    self.stop = threading.Event()
-    self.error = None
+    self._feed = actor_lib.Feed(size)
     self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
     self._thread.start()
 
   def _run(self):
     try:
-      while not self.stop.is_set():
+      while not self._feed.stopped():
         indices = self._rng.integers(self._num_scenes, size=self._batch_size)
-        actions, weights, played = self._programs(indices, self._noise, self._rng)
-        traj = self._play(played)
-        # Each program's target is its own render, stored as the dataset's images are (8 bits
-        # per channel); the policy is taught the program's actions on the canvases played.
-        final = self._play(actions).final_canvas if self._noise else traj.final_canvas
-        traj = traj._replace(action=actions, target=np.round(final * 255.0) / 255.0)
-        batch = imitation.Demonstrations(traj, weights)
-        while not self.stop.is_set():
-          try:
-            self.queue.put(batch, timeout=0.5)
-            break
-          except queue.Full:
-            continue
-    except BaseException as e:  # pylint: disable=broad-except
-      self.error = e
-      self.stop.set()
-
-  def _play(self, actions):
-    blank = np.zeros((self._batch_size,) + self._policy.canvas_shape, np.float32)
-    return actor_lib.run_episodes(self._envs, self._policy, imitation.scripted_step(actions), None,
-                                  jax.random.PRNGKey(0), blank)
+        actions, weights, played, targets = self._programs(indices, self._noise, self._rng)
+        blank = np.zeros((self._batch_size,) + self._policy.canvas_shape, np.float32)
+        traj = actor_lib.run_episodes(self._envs, self._policy, imitation.scripted_step(played),
+                                      None, jax.random.PRNGKey(0), blank)
+        # The policy is taught the program's actions on the canvases played; each program's
+        # target is its scene's image.
+        self._feed.put(imitation.Demonstrations(traj._replace(action=actions, target=targets),
+                                                weights))
+    except BaseException:  # pylint: disable=broad-except
+      self._feed.fail(f"Recording demonstrations failed:\n{traceback.format_exc()}")
+    finally:
+      self._programs.close()
 
   def get(self):
-    while True:
-      if self.error is not None:
-        raise RuntimeError(f"Recording demonstrations failed: {self.error!r}") from self.error
-      try:
-        return self.queue.get(timeout=0.5)
-      except queue.Empty:
-        continue
+    return self._feed.get()
 
   def close(self):
-    self.stop.set()
+    self._feed.stop()
     self._thread.join(10.0)
     for env in self._envs:
       env.close()
@@ -127,6 +109,14 @@ def main(argv):
     raise app.UsageError(str(e)) from None
   checkpointer = checkpoint_lib.Checkpointer(os.path.join(FLAGS.workdir, "checkpoints"),
                                              config.checkpoints_to_keep)
+  try:
+    _imitate(config, env_factory, programs, checkpointer)
+  finally:
+    checkpointer.close()
+
+
+def _imitate(config, env_factory, programs, checkpointer):
+  """Cloning updates until a limit or a signal; checkpoints on the way and at the end."""
   if not FLAGS.resume and checkpointer.latest_step() is not None:
     raise app.UsageError(f"{FLAGS.workdir} already holds a run: continue it with --resume or "
                          "choose a new --workdir.")
@@ -134,8 +124,8 @@ def main(argv):
   setup = setups.make_setup(config)
   policy, discriminator, learner_config = training.build_agent(config, setup)
   batch_size = FLAGS.batch_size or learner_config.batch_size
-  optimiser = optax.chain(optax.clip_by_global_norm(learner_config.max_grad_norm),
-                          optax.adam(FLAGS.learning_rate))
+  optimiser = learner_lib.policy_optimiser(
+      dataclasses.replace(learner_config, policy_learning_rate=FLAGS.learning_rate))
   state = learner_lib.init(policy, discriminator, learner_config,
                            jax.random.fold_in(jax.random.PRNGKey(config.seed), 0))
   if config.init_from and not FLAGS.resume:
@@ -157,7 +147,7 @@ def main(argv):
   recorder = _Recorder(env_factory, programs, policy, batch_size, FLAGS.scenes, FLAGS.noise,
                        seed=[config.seed, counters["updates"]])
   stop = threading.Event()
-  previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
+  restore_signals = training.stop_on_signals(stop)
   params = state.policy_params
   start, last_save, elapsed_before = time.monotonic(), time.monotonic(), counters["elapsed_s"]
   logged = []
@@ -196,9 +186,7 @@ def main(argv):
   finally:
     recorder.close()
     writer.close()
-    checkpointer.close()
-    for s, handler in previous.items():
-      signal.signal(s, handler)
+    restore_signals()
   print(json.dumps({"updates": counters["updates"], "frames": counters["frames"],
                     "elapsed_s": round(counters["elapsed_s"], 1),
                     "stopped_by_signal": stop.is_set()}), file=sys.stdout)

@@ -106,19 +106,8 @@ def make_setup(config, with_labels=False, load_data=True, in_memory=False):
 
 def demonstrations(config):
   """What behaviour cloning (`experiments.imitate`) needs of a run config's environment and data:
-  (env_factory, programs). programs(indices, noise=0, rng=None) gives the programs that draw
-  those scenes of the training split, as (actions, weights, played): actions and played are
-  {component: (N, T, ...)}, weights {component: (N, T)} (1 where an action uses the component).
-
-  Each program adds the scene's objects from the far row of the grid to the near one, left to
-  right in a row, then skips. The demonstrations' episodes end after two skips (the dataset's
-  most objects, plus two): the steps after them would show the policy the same canvas and
-  previous action again. `played` is what the renderer is given: the actions themselves, except
-  that with `noise` each object is, with that probability, placed with one attribute changed at
-  random (a neighbouring cell, or another shape, size or colour level). The program then goes on
-  with the next object, so that the policy learns to finish a scene it has not drawn exactly,
-  as its own episodes are. Only MuJoCo Scenes comes with programs; other datasets raise
-  ValueError."""
+  (env_factory, programs), programs a `ScenePrograms`. Only MuJoCo Scenes comes with programs;
+  other datasets raise ValueError."""
   if config.env.name != "mujoco_scenes" or config.data.name != "mujoco_scenes":
     raise ValueError("Behaviour cloning needs training images with the programs that drew them: "
                      "only the generated MuJoCo Scenes dataset has them (config "
@@ -126,31 +115,64 @@ def demonstrations(config):
                      f"{config.env.name!r} with {config.data.name!r}.")
   from environments import mujoco_scenes  # pylint: disable=import-outside-toplevel
   from environments import mujoco_scenes_dataset as dataset  # pylint: disable=import-outside-toplevel
-  from environments import scene_actions  # pylint: disable=import-outside-toplevel
   import dataclasses  # pylint: disable=import-outside-toplevel
   scene = scene_config(config.env)
   scene = dataclasses.replace(scene, episode_length=min(scene.episode_length,
                                                           dataset.MAX_OBJECTS + 2))
-  skip = {"mode": scene_actions.SKIP, "shape": 0, "location": (0, 0), "size": 0, "red": 0,
-          "green": 0, "blue": 0}
-  values = scene_actions.num_values(scene)
+  return (lambda: mujoco_scenes.MujocoScenes.from_config(scene)), ScenePrograms(scene)
 
-  def perturbed(action, rng):
+
+class ScenePrograms:
+  """The programs that draw scenes of the MuJoCo Scenes training split, and their images.
+
+  programs(indices, noise=0, rng=None) gives (actions, weights, played, targets): actions and
+  played are {component: (N, T, ...)}, weights {component: (N, T)} (1 where an action uses the
+  component), targets float32 (N, W, W, 3), the scenes' images as the dataset stores them (8 bits
+  per channel), each rendered once.
+
+  Each program adds the scene's objects from the far row of the grid to the near one, left to
+  right in a row, then skips. The episodes end after two skips (the dataset's most objects, plus
+  two; `scene.episode_length` is at most that): the steps after them would show the policy the
+  same canvas and previous action again. `played` is what the renderer is given: the actions
+  themselves, except that with `noise` each object is, with that probability, placed with one
+  attribute changed at random (a neighbouring cell, or another shape, size or colour level). The
+  program then goes on with the next object, so that the policy learns to finish a scene it has
+  not drawn exactly, as its own episodes are. The renderer of the targets is made on the first
+  call and belongs to the thread that makes it; `close()` frees it.
+  """
+
+  def __init__(self, scene):
+    from environments import scene_actions  # pylint: disable=import-outside-toplevel
+    self._scene = scene
+    self._actions = scene_actions
+    self._skip = {"mode": scene_actions.SKIP, "shape": 0, "location": (0, 0), "size": 0,
+                  "red": 0, "green": 0, "blue": 0}
+    self._values = scene_actions.num_values(scene)
+    self._renderer = None
+
+  def _perturbed(self, action, rng):
+    components = self._actions.COMPONENTS
     action = dict(action)
-    name = scene_actions.COMPONENTS[1 + int(rng.integers(len(scene_actions.COMPONENTS) - 1))]
+    name = components[1 + int(rng.integers(len(components) - 1))]
     if name == "location":
       x, y = action["location"]
       dx, dy = [(1, 0), (-1, 0), (0, 1), (0, -1)][int(rng.integers(4))]
-      clip = lambda v: int(np.clip(v, 0, scene.grid_size - 1))
+      clip = lambda v: int(np.clip(v, 0, self._scene.grid_size - 1))
       action["location"] = (clip(x + dx), clip(y + dy))
     else:
-      action[name] = int((action[name] + 1 + rng.integers(values[name] - 1)) % values[name])
+      values = self._values[name]
+      action[name] = int((action[name] + 1 + rng.integers(values - 1)) % values)
     return action
 
-  def programs(indices, noise=0.0, rng=None):
-    episodes, played = [], []
+  def __call__(self, indices, noise=0.0, rng=None):
+    from environments import mujoco_scenes_dataset as dataset  # pylint: disable=import-outside-toplevel
+    scene, skip = self._scene, self._skip
+    if self._renderer is None:
+      self._renderer = dataset.image_renderer(scene)
+    episodes, played, targets = [], [], []
     for index in indices:
       objects = dataset.random_scene(dataset.scene_rng(dataset.TRAIN_SEED, int(index)), scene)
+      targets.append(dataset.render_image(self._renderer, objects))
       objects = sorted(objects, key=lambda obj: (obj.location[1], obj.location[0]))
       if len(objects) > scene.episode_length:
         raise ValueError(f"Scene {index} holds {len(objects)} objects, more than the "
@@ -158,16 +180,20 @@ def demonstrations(config):
       episode = ([obj.to_action() for obj in objects] +
                  [skip] * (scene.episode_length - len(objects)))
       episodes.append(episode)
-      played.append([perturbed(a, rng) if noise and a is not skip and rng.random() < noise
+      played.append([self._perturbed(a, rng) if noise and a is not skip and rng.random() < noise
                      else a for a in episode])
     stack = lambda rows, of: np.asarray([[of(step) for step in row] for row in rows])
     as_arrays = lambda rows: {name: stack(rows, lambda step: step[name]).astype(np.int32)
-                              for name in scene_actions.COMPONENTS}
-    weights = {name: stack(episodes, lambda step: scene_actions.action_mask(step)[name])
-               for name in scene_actions.COMPONENTS}
-    return as_arrays(episodes), weights, as_arrays(played)
+                              for name in self._actions.COMPONENTS}
+    weights = {name: stack(episodes, lambda step: self._actions.action_mask(step)[name])
+               for name in self._actions.COMPONENTS}
+    return (as_arrays(episodes), weights, as_arrays(played),
+            np.stack(targets).astype(np.float32) / np.float32(255.0))
 
-  return (lambda: mujoco_scenes.MujocoScenes.from_config(scene)), programs
+  def close(self):
+    if self._renderer is not None:
+      self._renderer.close()
+      self._renderer = None
 
 
 def run_config(saved):

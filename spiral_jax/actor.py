@@ -147,6 +147,75 @@ def run_episodes(envs, policy, step_fn, params, key, targets=None):
       target=None if targets is None else np.asarray(targets, np.float32))
 
 
+class Feed:
+  """A bounded queue from producer threads to one consumer. Producers wait while it is full (memory
+  stays bounded); the first failure a producer reports stops the feed and reaches the consumer as
+  ActorError; `stop()` releases producers and consumer alike.
+
+  Args:
+    size: bound on queued items.
+    poll_s: how often waiting producers and the consumer look at the stop flag.
+  """
+
+  def __init__(self, size, poll_s=0.5):
+    self._queue = queue.Queue(maxsize=size)
+    self._stopped = threading.Event()
+    self._error = None
+    self._lock = threading.Lock()
+    self._poll_s = poll_s
+
+  def stopped(self):
+    return self._stopped.is_set()
+
+  def failed(self):
+    return self._error is not None
+
+  def stop(self):
+    self._stopped.set()
+
+  def put(self, item):
+    """Waits for room; returns False, dropping the item, once the feed has stopped."""
+    while not self._stopped.is_set():
+      try:
+        self._queue.put(item, timeout=self._poll_s)
+        return True
+      except queue.Full:
+        continue
+    return False
+
+  def fail(self, message):
+    """Records the first failure and stops the feed."""
+    with self._lock:
+      if self._error is None:
+        self._error = message
+    self._stopped.set()
+
+  def raise_if_failed(self):
+    if self._error is not None:
+      raise ActorError(self._error)
+
+  def get(self, timeout_s=None, check=None):
+    """The next item. Raises ActorError once a producer has failed (`check`, called while waiting,
+    may report more failures), or when the feed was stopped and is empty; TimeoutError after
+    timeout_s seconds."""
+    waited = 0.0
+    while True:
+      if check is not None:
+        check()
+      self.raise_if_failed()
+      if self._stopped.is_set() and self._queue.empty():
+        raise ActorError("The feed was stopped.")
+      try:
+        return self._queue.get(timeout=self._poll_s)
+      except queue.Empty:
+        waited += self._poll_s
+        if timeout_s is not None and waited >= timeout_s:
+          raise TimeoutError(f"Nothing came in {timeout_s} s.") from None
+
+  def qsize(self):
+    return self._queue.qsize()
+
+
 class ActorPool:
   """`num_actors` threads, each running `envs_per_actor` environments, feeding a bounded queue.
 
@@ -168,11 +237,7 @@ class ActorPool:
     self._key = key
     self._target_fn = target_fn
     self._envs_per_actor = envs_per_actor
-    self._queue = queue.Queue(maxsize=queue_size)
-    self._stop = threading.Event()
-    self._error = None
-    self._error_lock = threading.Lock()
-    self._poll_s = poll_s
+    self._feed = Feed(queue_size, poll_s)
     self._env_timeout_s = env_timeout_s
     self._watched = []
     self._hung = False
@@ -192,7 +257,7 @@ class ActorPool:
       self._watched.extend(envs)
       key = jax.random.fold_in(self._key, actor_id)
       batch_index = 0
-      while not self._stop.is_set():
+      while not self._feed.stopped():
         params, version = self._params_store.get()
         targets = None
         if self._target_fn is not None:
@@ -202,58 +267,40 @@ class ActorPool:
         batch_index += 1
         for env in envs:  # compiled by now: from here on a slow call is a hang
           env.watch = True
-        while not self._stop.is_set():
-          try:
-            self._queue.put((batch, version), timeout=self._poll_s)
-            break
-          except queue.Full:
-            continue
+        self._feed.put((batch, version))
       for env in envs:
         env.close()
     except BaseException:  # pylint: disable=broad-except
-      with self._error_lock:
-        if self._error is None:
-          self._error = f"Actor {actor_id} failed:\n{traceback.format_exc()}"
-      self._stop.set()
+      self._feed.fail(f"Actor {actor_id} failed:\n{traceback.format_exc()}")
 
-  def _raise_if_failed(self):
-    if self._error is None and self._env_timeout_s:
-      now = time.monotonic()
-      for env in list(self._watched):
-        if env.stuck_for(now) > self._env_timeout_s:
-          with self._error_lock:
-            if self._error is None:
-              self._error = (f"Environment {env.name}.{env.call}() has not returned for "
-                             f"{env.stuck_for(now):.0f} s (env_timeout_s={self._env_timeout_s:g}):"
-                             " the renderer hangs. The run stops; its actor thread is abandoned.")
-          self._hung = True
-          self._stop.set()
-          break
-    if self._error is not None:
-      raise ActorError(self._error)
+  def _watch_envs(self):
+    if self._feed.failed() or not self._env_timeout_s:
+      return
+    now = time.monotonic()
+    for env in list(self._watched):
+      if env.stuck_for(now) > self._env_timeout_s:
+        self._hung = True
+        self._feed.fail(f"Environment {env.name}.{env.call}() has not returned for "
+                        f"{env.stuck_for(now):.0f} s (env_timeout_s={self._env_timeout_s:g}):"
+                        " the renderer hangs. The run stops; its actor thread is abandoned.")
+        break
 
   def get(self, timeout_s=None):
     """The next batch of episodes (batch-major Trajectory) and the params version it used.
 
     Raises ActorError as soon as an actor has failed, and TimeoutError after timeout_s seconds.
     """
-    waited = 0.0
-    while True:
-      self._raise_if_failed()
-      if self._stop.is_set() and self._queue.empty():
-        raise ActorError("The actor pool was stopped.")
-      try:
-        return self._queue.get(timeout=self._poll_s)
-      except queue.Empty:
-        waited += self._poll_s
-        if timeout_s is not None and waited >= timeout_s:
-          raise TimeoutError(f"No trajectories from the actors in {timeout_s} s.") from None
+    try:
+      return self._feed.get(timeout_s, check=self._watch_envs)
+    except TimeoutError:
+      raise TimeoutError(f"No trajectories from the actors in {timeout_s} s.") from None
 
   def qsize(self):
-    return self._queue.qsize()
+    return self._feed.qsize()
 
   def stop(self, join_timeout_s=10.0):
-    self._stop.set()
+    self._feed.stop()
     for thread in self._threads:
       thread.join(0.0 if self._hung else join_timeout_s)  # a hung renderer never returns
-    self._raise_if_failed()
+    self._watch_envs()
+    self._feed.raise_if_failed()

@@ -177,7 +177,7 @@ def _check_same_shapes(like, tree, source, name):
                      "canvas, action space and network sizes.")
 
 
-def _stop_on_signals(stop):
+def stop_on_signals(stop):
   """Makes SIGTERM and SIGINT (Ctrl-C) set `stop` instead of killing the run, so that it finishes
   the call under way, checkpoints and returns; a second signal has its usual effect. Returns a
   function that puts the previous handlers back. Outside the main thread (where Python cannot
@@ -322,7 +322,7 @@ class _Loop:
     bar = tqdm.tqdm(total=config.max_frames or None, initial=self.counters["frames"],
                     unit="frames", disable=not config.progress or jax.process_index() != 0,
                     dynamic_ncols=True, smoothing=0.1)
-    restore_signals = _stop_on_signals(self.stop_requested)
+    restore_signals = stop_on_signals(self.stop_requested)
     try:
       while not self._done(start):
         t0 = time.monotonic()

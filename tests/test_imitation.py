@@ -36,7 +36,8 @@ def small_scene_config():
 def record(config, indices):
   """Demonstrations of training scenes `indices`, through the real renderer."""
   factory, programs = setups.demonstrations(config)
-  actions, weights, _ = programs(indices)
+  actions, weights, _, targets = programs(indices)
+  programs.close()
   envs = [factory() for _ in indices]
   try:
     canvas_shape = envs[0].observation_spec()["canvas"].shape
@@ -48,8 +49,7 @@ def record(config, indices):
   finally:
     for env in envs:
       env.close()
-  traj = traj._replace(target=traj.final_canvas)
-  return policy, actions, imitation.Demonstrations(traj, weights)
+  return policy, actions, targets, imitation.Demonstrations(traj._replace(target=targets), weights)
 
 
 class DemonstrationsTest(absltest.TestCase):
@@ -59,7 +59,7 @@ class DemonstrationsTest(absltest.TestCase):
     super().setUpClass()
     cls.config = small_scene_config()
     cls.indices = [0, 1, 2, 3]
-    cls.policy, cls.actions, cls.demos = record(cls.config, cls.indices)
+    cls.policy, cls.actions, cls.targets, cls.demos = record(cls.config, cls.indices)
 
   def test_recorded_programs_rebuild_the_dataset_scenes(self):
     traj = self.demos.trajectory
@@ -67,7 +67,8 @@ class DemonstrationsTest(absltest.TestCase):
       np.testing.assert_array_equal(traj.action[name], value)
     images, arrays = ds.generate(len(self.indices), seed=ds.TRAIN_SEED,
                                  config=setups.scene_config(self.config.env))
-    # the final renders are the dataset's images (stored with 8 bits per channel)
+    # the targets are the dataset's images, and the programs played rebuild them
+    np.testing.assert_array_equal(self.targets, images.astype(np.float32) / np.float32(255.0))
     np.testing.assert_allclose(traj.final_canvas, images / 255.0, atol=0.5 / 255 + 1e-6)
     for i in range(len(self.indices)):
       count = int(arrays["num_objects"][i])
@@ -85,13 +86,15 @@ class DemonstrationsTest(absltest.TestCase):
 
   def test_noise_changes_one_attribute_of_some_objects(self):
     _, programs = setups.demonstrations(self.config)
+    self.addCleanup(programs.close)
     indices = np.arange(100)
-    actions, weights, played = programs(indices)
+    actions, weights, played, targets = programs(indices)
     for name in actions:  # no noise: the programs as they are
       np.testing.assert_array_equal(played[name], actions[name])
-    again, _, played = programs(indices, noise=0.5, rng=np.random.default_rng(0))
+    again, _, played, noisy_targets = programs(indices, noise=0.5, rng=np.random.default_rng(0))
     for name in actions:
-      np.testing.assert_array_equal(again[name], actions[name])  # what is taught stays
+      np.testing.assert_array_equal(again[name], actions[name])  # what is taught stays ...
+    np.testing.assert_array_equal(noisy_targets, targets)  # ... and so do the targets
     adds_shape = actions["mode"].shape
     differs = np.stack([np.any(np.reshape(played[n] != actions[n], adds_shape + (-1,)), -1)
                         for n in scene_actions.COMPONENTS])
