@@ -276,10 +276,11 @@ class PolicyTest(parameterized.TestCase):
       output, _ = policy.unroll(params, inputs, actions, policy.initial_state(2))
       return jnp.sum(output.log_prob) + jnp.sum(output.value), output
 
+    # Jitted, each path compiles once (op by op, the paper network's gradients took minutes).
     with jax.default_matmul_precision("highest"):
-      grads, output = jax.grad(loss, has_aux=True)(params)
+      grads, output = jax.jit(jax.grad(loss, has_aux=True))(params)
       with conv.xla_convolutions():
-        expected_grads, expected = jax.grad(lambda p: loss(p), has_aux=True)(params)
+        expected_grads, expected = jax.jit(jax.grad(lambda p: loss(p), has_aux=True))(params)
     for got, want in zip(output, expected):
       np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
     for name in ("first_conv", "down_0", "coordinate_conv", "prev_action_mlp"):
