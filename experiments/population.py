@@ -169,7 +169,9 @@ def run_population(config, workdir, population=None, perturbation_interval=None,
       quantile_fraction=0.25, resample_probability=0.25, synch=False)
   base = config.to_dict()
   param_space = {"base": base, "perturbation_interval": interval,
-                 "cache_dir": os.path.join(workdir, "jax_cache"),
+                 # the user's JAX compilation cache if there is one, else the population's
+                 "cache_dir": (os.environ.get("JAX_COMPILATION_CACHE_DIR")
+                               or os.path.join(workdir, "jax_cache")),
                  "member": tune.grid_search(list(range(population)))}
   for name in MUTATED:  # the start of member i is starts[i] (a function of the seed)
     param_space[name] = tune.sample_from(
