@@ -2,7 +2,9 @@
 
   * Anakin: the JAX renderer, policy and both updates in one jitted loop (MNIST);
   * threaded: libmypaint environments in actor threads feeding the learner through the queue;
-  * mujoco_scenes: MuJoCo Scenes environments in actor threads (the small scene config).
+  * mujoco_scenes: MuJoCo Scenes environments in actor threads (the small scene config);
+  * mujoco_long: the same with the paper's scene set-up as the shipped agent trains it
+    (`mujoco_long.py`: 64x64 renders, 16x16 grid, 20 steps, the location heads' branch).
 
 Each runs for about --seconds (a minute by default) of training after a warm-up that is not
 counted (compilation). Frames/s are measured over the run's metrics records after the warm-up;
@@ -11,7 +13,7 @@ same window (`learner_wait_fraction_with_startup` also counts the start, when th
 the actors' first episodes).
 
   OMP_NUM_THREADS=1 python -m benchmarks.training_throughput [--seconds 60] \
-      [--modes=anakin,libmypaint,mujoco_scenes]
+      [--modes=anakin,libmypaint,mujoco_scenes,mujoco_long]
 
 Where the time goes, for MuJoCo Scenes: the learner's busy time per update (its loop time less its
 waits, over the updates) and, measured alone in this process after the run, the environment's time
@@ -20,8 +22,8 @@ per frame (one environment stepping random valid actions: mostly the renderer) a
 
 The last line is one JSON object: anakin_frames_per_s, libmypaint_frames_per_s,
 learner_wait_fraction, mujoco_frames_per_s, mujoco_learner_wait_fraction,
-mujoco_learner_busy_ms_per_update, mujoco_env_ms_per_frame, mujoco_actor_ms_per_frame (those of
-the modes run), and the settings used.
+mujoco_learner_busy_ms_per_update, mujoco_env_ms_per_frame, mujoco_actor_ms_per_frame, the same
+prefixed mujoco_long_ for the paper's set-up (those of the modes run), and the settings used.
 """
 
 import json
@@ -37,6 +39,7 @@ from experiments import setups
 from experiments.configs import mnist_conditional
 from experiments.configs import mnist_libmypaint
 from experiments.configs import mujoco_conditional
+from experiments.configs import mujoco_long
 from spiral_jax import host_memory
 from spiral_jax import metrics as metrics_lib
 from spiral_jax import training
@@ -46,7 +49,8 @@ flags.DEFINE_float("seconds", 60.0, "Seconds of measured training per mode.")
 flags.DEFINE_float("warmup_seconds", 20.0, "Seconds of training not counted (compilation).")
 flags.DEFINE_integer("num_actors", None, "Actor threads in the threaded mode (default: config's).")
 flags.DEFINE_integer("envs_per_actor", None, "Environments per actor (default: config's).")
-flags.DEFINE_list("modes", ["anakin", "libmypaint"], "Which of anakin, libmypaint, mujoco_scenes.")
+flags.DEFINE_list("modes", ["anakin", "libmypaint"],
+                  "Which of anakin, libmypaint, mujoco_scenes, mujoco_long.")
 
 
 def measure(config):
@@ -124,12 +128,28 @@ def _actors_from_flags(config):
   return config
 
 
+def _scene_figures(prefix, config):
+  """Throughput and where the time goes for one MuJoCo Scenes config, keys prefixed."""
+  fps, wait, _, busy_ms = measure(config)
+  figures = {
+      "frames_per_s": round(fps, 1),
+      "learner_wait_fraction": round(wait, 3),
+      "learner_busy_ms_per_update": round(busy_ms, 1),
+      "env_ms_per_frame": round(env_ms_per_frame(config), 3),
+      "actor_ms_per_frame": round(actor_ms_per_frame(config), 3),
+      "frames_per_update": config.learner.batch_size * config.env.kwargs["episode_length"],
+      "num_actors": config.num_actors,
+      "envs_per_actor": config.envs_per_actor}
+  return {f"{prefix}_{key}": value for key, value in figures.items()}
+
+
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
-  unknown = set(FLAGS.modes) - {"anakin", "libmypaint", "mujoco_scenes"}
+  modes = ("anakin", "libmypaint", "mujoco_scenes", "mujoco_long")
+  unknown = set(FLAGS.modes) - set(modes)
   if unknown:
-    raise app.UsageError(f"Unknown modes {sorted(unknown)}: anakin, libmypaint, mujoco_scenes.")
+    raise app.UsageError(f"Unknown modes {sorted(unknown)}: {', '.join(modes)}.")
   anakin_config = mnist_conditional.get_config("small")
   result = {}
   if "anakin" in FLAGS.modes:
@@ -144,19 +164,13 @@ def main(argv):
         "discriminator_steps": threaded_config.learner.discriminator_steps,
         "num_actors": threaded_config.num_actors,
         "envs_per_actor": threaded_config.envs_per_actor})
-  if "mujoco_scenes" in FLAGS.modes:
-    scene_config = _actors_from_flags(mujoco_conditional.get_config("small"))
-    scene_fps, wait, _, busy_ms = measure(scene_config)
-    result.update({
-        "mujoco_frames_per_s": round(scene_fps, 1),
-        "mujoco_learner_wait_fraction": round(wait, 3),
-        "mujoco_learner_busy_ms_per_update": round(busy_ms, 1),
-        "mujoco_env_ms_per_frame": round(env_ms_per_frame(scene_config), 3),
-        "mujoco_actor_ms_per_frame": round(actor_ms_per_frame(scene_config), 3),
-        "mujoco_frames_per_update": scene_config.learner.batch_size
-                                    * scene_config.env.kwargs["episode_length"],
-        "mujoco_num_actors": scene_config.num_actors,
-        "mujoco_envs_per_actor": scene_config.envs_per_actor})
+  scene_modes = {"mujoco_scenes": ("mujoco", mujoco_conditional.get_config, "small"),
+                 "mujoco_long": ("mujoco_long", mujoco_long.get_config, "small")}
+  for mode, (prefix, get_config, size) in scene_modes.items():
+    if mode in FLAGS.modes:
+      config = _actors_from_flags(get_config(size))
+      config.data.limit = config.data.limit or 2000  # generated at the start: keep it short
+      result.update(_scene_figures(prefix, config))
   result.update({
       "batch_size": anakin_config.learner.batch_size,
       "canvas_size": anakin_config.env.kwargs.canvas_size,
