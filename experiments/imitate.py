@@ -1,16 +1,25 @@
-"""Behaviour cloning (not in the paper): the policy learns to write the programs of the training
-scenes, played through the real renderer (`spiral_jax.imitation`). The run directory is a training
-run's: `spiral-jax evaluate --workdir=DIR` measures it, `experiments.ship --workdir=DIR` ships it,
-and `experiments.train --config.init_from=DIR` continues it with SPIRAL's reinforcement learning.
+"""Behaviour cloning (not in the paper): the policy learns to write programs it is shown, played
+through the real renderer (`spiral_jax.imitation`). The run directory is a training run's:
+`spiral-jax evaluate --workdir=DIR` measures it, `experiments.ship --workdir=DIR` ships it, and
+`experiments.train --config.init_from=DIR` continues it with SPIRAL's reinforcement learning.
 
   python -m experiments.imitate --config=experiments/configs/mujoco_conditional.py:paper \
       --workdir=runs/scenes_bc --max_minutes=60           # --resume continues
+  python -m experiments.imitate --config=experiments/configs/mnist_long.py \
+      --workdir=runs/strokes_bc --max_minutes=60          # random stroke programs
 
-Only the generated MuJoCo Scenes dataset comes with programs. A thread records batches of
-demonstrations (random scenes of the training split's first --scenes) while the main thread
-updates the policy; checkpoints every config.checkpoint_every_minutes and at the end (SIGTERM or
-Ctrl-C stops cleanly). Counters: "updates" and "frames" count the cloning updates and the
-demonstration steps they learnt from. The last line printed is one JSON object.
+Two sources of programs:
+  * MuJoCo Scenes: the generated dataset's own programs. A thread records batches of
+    demonstrations (random scenes of the training split's first --scenes) while the main thread
+    updates the policy.
+  * the JAX painting renderer (env.name "jax_paint"): random stroke programs shaped like
+    handwriting (`environments.stroke_programs`), no dataset needed; their canvases and targets
+    are rendered on the device. The agent learns to redraw pictures that strokes made, and paints
+    digits or characters it never saw as such.
+
+Checkpoints every config.checkpoint_every_minutes and at the end (SIGTERM or Ctrl-C stops
+cleanly). Counters: "updates" and "frames" count the cloning updates and the demonstration steps
+they learnt from. The last line printed is one JSON object.
 """
 
 import functools
@@ -50,7 +59,8 @@ flags.DEFINE_integer("batch_size", 0, "Demonstrations per update (0: config.lear
 flags.DEFINE_integer("scenes", 49000, "Learn from the training split's first this many scenes "
                      "(scenes 49,000 on are the validation scenes).")
 flags.DEFINE_float("noise", 0.0, "The share of demonstrated objects placed with one attribute "
-                   "changed at random (the program goes on as if it were right).")
+                   "changed at random, or of strokes ending a cell off (the program goes on as "
+                   "if it were right).")
 flags.DEFINE_integer("log_every", 20, "Write a metrics record every this many updates.")
 
 
@@ -93,6 +103,23 @@ class _Recorder:
       env.close()
 
 
+class _DeviceRecorder:
+  """Demonstrations for a renderer written in JAX: random programs drawn on the host, their
+  canvases and targets rendered on the device in one jitted call per batch."""
+
+  def __init__(self, functional_env, programs, policy, batch_size, noise, seed):
+    self._programs, self._batch_size, self._noise = programs, batch_size, noise
+    self._rng = np.random.default_rng(seed)
+    self._rollout = jax.jit(functools.partial(imitation.scripted_rollout, functional_env, policy))
+
+  def get(self):
+    actions, weights, played = self._programs(self._batch_size, self._noise, self._rng)
+    return imitation.Demonstrations(self._rollout(actions, played), weights)
+
+  def close(self):
+    self._programs.close()
+
+
 def main(argv):
   del argv
   if not FLAGS["verbosity"].present:
@@ -120,8 +147,7 @@ def _imitate(config, env_factory, programs, checkpointer):
   if not FLAGS.resume and checkpointer.latest_step() is not None:
     raise app.UsageError(f"{FLAGS.workdir} already holds a run: continue it with --resume or "
                          "choose a new --workdir.")
-  config.data.limit = 1  # the agent's networks need only the image shape
-  setup = setups.make_setup(config)
+  setup = setups.make_setup(config, load_data=False)  # the networks need only the image shape
   policy, discriminator, learner_config = training.build_agent(config, setup)
   batch_size = FLAGS.batch_size or learner_config.batch_size
   optimiser = learner_lib.policy_optimiser(
@@ -144,8 +170,13 @@ def _imitate(config, env_factory, programs, checkpointer):
     counters.update({k: meta["counters"][k] for k in counters})
   update = jax.jit(functools.partial(imitation.cloning_update, policy, optimiser))
   writer = metrics_lib.MetricsWriter(FLAGS.workdir)
-  recorder = _Recorder(env_factory, programs, policy, batch_size, FLAGS.scenes, FLAGS.noise,
-                       seed=[config.seed, counters["updates"]])
+  seed = [config.seed, counters["updates"]]
+  if env_factory is None:
+    recorder = _DeviceRecorder(setup.functional_env, programs, policy, batch_size, FLAGS.noise,
+                               seed)
+  else:
+    recorder = _Recorder(env_factory, programs, policy, batch_size, FLAGS.scenes, FLAGS.noise,
+                         seed)
   stop = threading.Event()
   restore_signals = training.stop_on_signals(stop)
   params = state.policy_params

@@ -106,13 +106,17 @@ def make_setup(config, with_labels=False, load_data=True, in_memory=False):
 
 def demonstrations(config):
   """What behaviour cloning (`experiments.imitate`) needs of a run config's environment and data:
-  (env_factory, programs), programs a `ScenePrograms`. Only MuJoCo Scenes comes with programs;
-  other datasets raise ValueError."""
+  (env_factory, programs). For MuJoCo Scenes, programs is a `ScenePrograms` (the generated
+  training scenes' own programs, played through `env_factory`'s renderer); for the JAX painting
+  renderer a `StrokePrograms` (random stroke programs, rendered on the device: env_factory is
+  None). Other set-ups raise ValueError."""
+  if config.env.name == "jax_paint":
+    return None, StrokePrograms(paint_config(config.env))
   if config.env.name != "mujoco_scenes" or config.data.name != "mujoco_scenes":
-    raise ValueError("Behaviour cloning needs training images with the programs that drew them: "
-                     "only the generated MuJoCo Scenes dataset has them (config "
-                     "experiments/configs/mujoco_conditional.py); this run has "
-                     f"{config.env.name!r} with {config.data.name!r}.")
+    raise ValueError("Behaviour cloning needs programs to learn from: the generated MuJoCo Scenes "
+                     "dataset's (config experiments/configs/mujoco_conditional.py) or random "
+                     "stroke programs for the JAX painting renderer (env.name 'jax_paint'); "
+                     f"this run has {config.env.name!r} with {config.data.name!r}.")
   from environments import mujoco_scenes  # pylint: disable=import-outside-toplevel
   from environments import mujoco_scenes_dataset as dataset  # pylint: disable=import-outside-toplevel
   import dataclasses  # pylint: disable=import-outside-toplevel
@@ -120,6 +124,21 @@ def demonstrations(config):
   scene = dataclasses.replace(scene, episode_length=min(scene.episode_length,
                                                           dataset.MAX_OBJECTS + 2))
   return (lambda: mujoco_scenes.MujocoScenes.from_config(scene)), ScenePrograms(scene)
+
+
+class StrokePrograms:
+  """Random stroke programs for a painting config (`environments.stroke_programs`):
+  programs(n, noise, rng) gives (actions, weights, played), each {component: (n, T, ...)}."""
+
+  def __init__(self, paint):
+    self.config = paint
+
+  def __call__(self, n, noise=0.0, rng=None):
+    from environments import stroke_programs  # pylint: disable=import-outside-toplevel
+    return stroke_programs.sample(rng, self.config, n, noise)
+
+  def close(self):
+    pass
 
 
 class ScenePrograms:

@@ -9,6 +9,8 @@ maximises their likelihood. SPIRAL's reinforcement learning can then continue fr
 
   * `scripted_step`: a step function for `spiral_jax.actor.run_episodes` that plays given
     actions, so that demonstrations are recorded as the `Trajectory`s actors write;
+  * `scripted_rollout`: the same for a renderer written in JAX (an `anakin.FunctionalEnv`), in
+    one jittable function: the demonstrations' canvases and targets are rendered on the device;
   * `cloning_loss`: the negative log-likelihood of the demonstrated actions (pure);
   * `cloning_update`: one optax step on it (pure; jit it).
 
@@ -16,7 +18,7 @@ Each demonstration step has a weight per action component: 0 for a component the
 use (a scene's skip uses only its mode), so that the policy is not taught arbitrary values.
 """
 
-from typing import Any, Dict, NamedTuple, Tuple
+from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 import chex
 import jax
@@ -55,6 +57,46 @@ def scripted_step(actions: Dict[str, np.ndarray]):
     return out, policy_lib.PolicyOutput(zeros, zeros, zeros), state
 
   return step
+
+
+def scripted_rollout(env, policy, actions: Dict[str, chex.Array],
+                     played: Optional[Dict[str, chex.Array]] = None) -> trajectory_lib.Trajectory:
+  """Demonstrations rendered by a functional environment (`anakin.FunctionalEnv`): a batch-major
+  `Trajectory` (B, T, ...) for `actions` ({component: (B, T, ...)}, one program per row, T the
+  environment's episode length) whose target is the final canvas `actions` draw and whose
+  canvases, previous actions and action masks are those of playing `played` (default: the
+  actions themselves; a perturbed copy shows the policy canvases that are not exact prefixes of
+  its target). Pure: jit it with `env` and `policy` bound."""
+  played = actions if played is None else played
+  batch, steps = jax.tree.leaves(actions)[0].shape[:2]
+  if steps != env.episode_length:
+    raise ValueError(f"The programs have {steps} steps; the environment's episodes "
+                     f"{env.episode_length}.")
+  keys = jax.random.split(jax.random.PRNGKey(0), batch)  # the renderers are deterministic
+
+  def play(program):
+    state, timestep = jax.vmap(env.reset)(keys)
+
+    def body(carry, action):
+      state, timestep, prev_action, first = carry
+      inputs = policy.inputs(timestep.observation, prev_action, first)
+      state, timestep_next = jax.vmap(env.step)(keys, state, action)
+      record = (inputs.canvas, prev_action, inputs.action_mask, inputs.first)
+      return (state, timestep_next, action, jnp.zeros_like(first)), record
+
+    program = jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), program)  # time-major
+    carry = (state, timestep, policy.zero_action((batch,)), jnp.ones((batch,), bool))
+    carry, records = jax.lax.scan(body, carry, program)
+    return carry[1].observation["canvas"], records
+
+  target, _ = play(actions)
+  final, (canvas, prev_action, mask, first) = play(played)
+  batch_major = lambda x: jnp.swapaxes(x, 0, 1)
+  return trajectory_lib.Trajectory(
+      canvas=batch_major(canvas), prev_action=jax.tree.map(batch_major, prev_action),
+      action_mask=jax.tree.map(batch_major, mask), first=batch_major(first),
+      action=jax.tree.map(jnp.asarray, actions), behaviour_log_prob=jnp.zeros((batch, steps)),
+      final_canvas=final, target=target)
 
 
 def _time_major(demonstrations):

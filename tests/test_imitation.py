@@ -1,5 +1,5 @@
 """Behaviour cloning: demonstrations recorded through the real renderer, weighted components, the
-cloning update, and `python -m experiments.imitate`."""
+cloning update, random stroke programs rendered on the device, and `python -m experiments.imitate`."""
 
 import dataclasses
 import functools
@@ -15,11 +15,15 @@ import ml_collections
 import numpy as np
 import optax
 
+from environments import jax_paint
 from environments import mujoco_scenes_dataset as ds
+from environments import paint_actions
 from environments import scene_actions
+from environments import stroke_programs
 from experiments import setups
 from experiments.configs import mujoco_conditional
 from spiral_jax import actor as actor_lib
+from spiral_jax import anakin
 from spiral_jax import imitation
 from spiral_jax import trajectory as trajectory_lib
 from spiral_jax.networks import policy as policy_lib
@@ -150,11 +154,81 @@ class DemonstrationsTest(absltest.TestCase):
     total = sum(float(metrics[f"cloning_nll_{n}"]) * uses[n] for n in uses) / steps
     self.assertAlmostEqual(total, float(metrics["cloning_loss"]), places=4)
 
-  def test_only_scene_data_has_programs(self):
-    config = ml_collections.ConfigDict({"env": {"name": "jax_paint", "kwargs": {}},
+  def test_only_scene_data_and_the_jax_renderer_have_programs(self):
+    config = ml_collections.ConfigDict({"env": {"name": "libmypaint", "kwargs": {}},
                                         "data": {"name": "mnist"}})
-    with self.assertRaisesRegex(ValueError, "only the generated MuJoCo Scenes dataset"):
+    with self.assertRaisesRegex(ValueError, "programs to learn from"):
       setups.demonstrations(config)
+
+
+SMALL_PAINT = paint_actions.PaintConfig(canvas_size=32, grid_size=16, grayscale=True,
+                                        brush_sizes=(1.0, 2.0, 3.0), episode_length=10)
+
+
+class StrokeProgramsTest(absltest.TestCase):
+
+  def test_programs_are_valid_handwriting_with_weights_from_their_flags(self):
+    rng = np.random.default_rng(0)
+    actions, weights, played = stroke_programs.sample(rng, SMALL_PAINT, 50)
+    for name in SMALL_PAINT.components:
+      np.testing.assert_array_equal(actions[name], played[name])  # no noise: played as written
+    for i in range(50):
+      steps = [{n: actions[n][i, t] for n in SMALL_PAINT.components} for t in range(10)]
+      for t, step in enumerate(steps):
+        paint_actions.validate_action(step, SMALL_PAINT)
+        mask = paint_actions.action_mask(step, SMALL_PAINT)
+        self.assertEqual({n: float(weights[n][i, t]) for n in mask}, mask)
+      self.assertEqual(steps[0]["flag"], paint_actions.MOVE)  # a program starts by moving
+      self.assertGreater(sum(s["flag"] for s in steps), 0)
+      # once the runs are over, every step stays where the brush is
+      last_paint = max(t for t, s in enumerate(steps) if s["flag"])
+      self.assertTrue(all(s["flag"] == paint_actions.MOVE for s in steps[last_paint + 1:]))
+      ends = [tuple(s["end"]) for s in steps[last_paint + 1:]]
+      self.assertEqual(ends, [tuple(steps[last_paint]["end"])] * len(ends))
+    flags = actions["flag"]
+    self.assertGreater(flags.mean(), 0.2)
+    self.assertLess(flags.mean(), 0.8)
+    with self.assertRaisesRegex(ValueError, "noise"):
+      stroke_programs.sample(rng, SMALL_PAINT, 1, noise=2.0)
+
+  def test_noise_moves_stroke_ends_one_cell(self):
+    actions, _, played = stroke_programs.sample(np.random.default_rng(1), SMALL_PAINT, 50,
+                                                noise=1.0)
+    strokes = actions["flag"] == paint_actions.PAINT
+    moved = np.abs(played["end"] - actions["end"]).sum(-1)
+    self.assertTrue(np.all(moved[strokes] <= 1))
+    self.assertGreater(np.mean(moved[strokes] == 1), 0.5)  # some are clipped at the grid's edge
+    np.testing.assert_array_equal(played["control"], actions["control"])
+
+  def test_rollout_on_the_device_equals_the_environment_played_step_by_step(self):
+    rng = np.random.default_rng(2)
+    actions, _, played = stroke_programs.sample(rng, SMALL_PAINT, 3, noise=0.5)
+    params = jax_paint.default_params(SMALL_PAINT)
+    functional = anakin.FunctionalEnv(
+        reset=lambda key: jax_paint.reset(key, params),
+        step=lambda key, state, action: jax_paint.step(key, state, action, params),
+        episode_length=SMALL_PAINT.episode_length)
+    env = jax_paint.JaxPaint.from_config(SMALL_PAINT)
+    policy = policy_lib.Policy(env.observation_spec(), env.action_spec(), policy_lib.SMALL,
+                               conditional=True)
+    traj = jax.jit(functools.partial(imitation.scripted_rollout, functional, policy))(
+        actions, played)
+    for i in range(3):
+      timestep = env.reset()
+      for t in range(SMALL_PAINT.episode_length):
+        np.testing.assert_allclose(traj.canvas[i, t], timestep.observation["canvas"], atol=1e-5)
+        for name in SMALL_PAINT.components:
+          np.testing.assert_allclose(traj.action_mask[name][i, t],
+                                     timestep.observation["action_mask"][name])
+          previous = played[name][i, t - 1] if t else np.zeros_like(played[name][i, 0])
+          np.testing.assert_array_equal(traj.prev_action[name][i, t], previous)
+        self.assertEqual(bool(traj.first[i, t]), t == 0)
+        timestep = env.step({name: played[name][i, t] for name in SMALL_PAINT.components})
+      np.testing.assert_allclose(traj.final_canvas[i], timestep.observation["canvas"], atol=1e-5)
+      target = jax_paint.render_actions({n: v[i] for n, v in actions.items()}, params)
+      np.testing.assert_allclose(traj.target[i], target, atol=1e-5)
+    self.assertGreater(float(jnp.abs(traj.target - traj.final_canvas).max()), 0.1)  # noise shows
+    env.close()
 
 
 class ImitateScriptTest(absltest.TestCase):
@@ -189,11 +263,24 @@ class ImitateScriptTest(absltest.TestCase):
     self.assertTrue(all(np.isfinite(r["cloning_loss"]) for r in records))
     self.assertTrue(jax.tree.leaves(params))
 
-  def test_painting_configs_are_one_clear_error(self):
+  def test_stroke_programs_train_a_painting_run_without_data(self):
+    workdir = self.create_tempdir().full_path
     result = self.run_script("--config=experiments/configs/mnist_conditional.py",
+                             f"--workdir={workdir}", "--updates=2", "--batch_size=4",
+                             "--log_every=1", "--noise=0.2")
+    self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    self.assertEqual((summary["updates"], summary["frames"]), (2, 2 * 4 * 10))
+    config, params, meta = setups.load_run(workdir)
+    self.assertEqual(config.env.name, "jax_paint")
+    self.assertEqual(meta["counters"]["cloning_updates"], 2)
+    self.assertTrue(jax.tree.leaves(params))
+
+  def test_renderers_without_programs_are_one_clear_error(self):
+    result = self.run_script("--config=experiments/configs/mnist_libmypaint.py",
                              f"--workdir={self.create_tempdir().full_path}", "--updates=1")
     self.assertNotEqual(result.returncode, 0)
-    self.assertIn("only the generated MuJoCo Scenes dataset", result.stderr)
+    self.assertIn("programs to learn from", result.stderr)
     self.assertNotIn("Traceback", result.stderr)
 
 
