@@ -61,14 +61,13 @@ def sample(rng, config, n, noise=0.0, max_runs=2, max_run_strokes=6, margin=0.15
   played = {c: v.copy() for c, v in actions.items()}
   clip = lambda p: np.clip(np.rint(p), 0, g - 1).astype(np.int32)
   for i in range(n):
-    t, here, played_here = 0, np.zeros(2), np.zeros(2)
+    t, here = 0, np.zeros(2)
     for _ in range(int(rng.integers(1, max_runs + 1))):
       if t + 2 > steps:
         break
       here = rng.uniform(low, high, size=2)
       _write(actions, weights, i, t, flag=0, end=clip(here))
       _write(played, None, i, t, flag=0, end=clip(here))
-      played_here = here
       t += 1
       size, pressure = rng.choice(len(sizes), p=sizes), rng.integers(config.pressure_levels // 2,
                                                                      config.pressure_levels)
@@ -99,11 +98,10 @@ def sample(rng, config, n, noise=0.0, max_runs=2, max_run_strokes=6, margin=0.15
     # the rest: stay where the brush is (the played brush, which may be a cell off)
     for t in range(t, steps):
       _write(actions, weights, i, t, flag=0, end=clip(here))
-      _write(played, None, i, t, flag=0, end=played[_END][i, t - 1] if t else clip(here))
+      _write(played, None, i, t, flag=0, end=played["end"][i, t - 1] if t else clip(here))
   return actions, weights, played
 
 
-_END = "end"
 _MOVE_COMPONENTS = ("flag", "end")  # what a move uses (`paint_actions.action_masks`)
 
 
