@@ -54,7 +54,10 @@ def sample(rng, config, n, noise=0.0, max_runs=2, max_run_strokes=6, margin=0.15
   low, high = margin * (g - 1), (1 - margin) * (g - 1)
   sizes = _size_weights(config, size_weights)
   extra = [c for c in config.components if c not in ("flag", "end", "control", "size", "pressure")]
-  bins = {c: paint_actions._num_values(config, c) for c in extra}  # pylint: disable=protected-access
+  spec = paint_actions.action_spec(config)
+  bins = {c: spec[c].num_values for c in extra}
+  _, move, paint = paint_actions.action_masks(config)  # the components each kind of action uses
+  mask = lambda flag: paint if flag else move
   actions = {c: np.zeros((n, steps, 2) if c in paint_actions.LOCATION_COMPONENTS else (n, steps),
                          np.int32) for c in config.components}
   weights = {c: np.zeros((n, steps), np.float32) for c in config.components}
@@ -66,8 +69,8 @@ def sample(rng, config, n, noise=0.0, max_runs=2, max_run_strokes=6, margin=0.15
       if t + 2 > steps:
         break
       here = rng.uniform(low, high, size=2)
-      _write(actions, weights, i, t, flag=0, end=clip(here))
-      _write(played, None, i, t, flag=0, end=clip(here))
+      _write(actions, weights, mask, i, t, flag=0, end=clip(here))
+      _write(played, None, mask, i, t, flag=0, end=clip(here))
       t += 1
       size, pressure = rng.choice(len(sizes), p=sizes), rng.integers(config.pressure_levels // 2,
                                                                      config.pressure_levels)
@@ -90,24 +93,23 @@ def sample(rng, config, n, noise=0.0, max_runs=2, max_run_strokes=6, margin=0.15
         control = (here + end) / 2 + normal * rng.uniform(-0.5, 0.5) * length
         stroke = dict(flag=1, end=clip(end), control=clip(control), size=size, pressure=pressure,
                       **other)
-        _write(actions, weights, i, t, **stroke)
+        _write(actions, weights, mask, i, t, **stroke)
         if rng.random() < noise:
           stroke["end"] = clip(end + np.array([(1, 0), (-1, 0), (0, 1), (0, -1)][rng.integers(4)]))
-        _write(played, None, i, t, **stroke)
+        _write(played, None, mask, i, t, **stroke)
         here, t = end, t + 1
     # the rest: stay where the brush is (the played brush, which may be a cell off)
     for t in range(t, steps):
-      _write(actions, weights, i, t, flag=0, end=clip(here))
-      _write(played, None, i, t, flag=0, end=played["end"][i, t - 1] if t else clip(here))
+      _write(actions, weights, mask, i, t, flag=0, end=clip(here))
+      _write(played, None, mask, i, t, flag=0, end=played["end"][i, t - 1] if t else clip(here))
   return actions, weights, played
 
 
-_MOVE_COMPONENTS = ("flag", "end")  # what a move uses (`paint_actions.action_masks`)
-
-
-def _write(actions, weights, i, t, **values):
+def _write(actions, weights, mask, i, t, **values):
+  """Step t of program i: the given components' values and, where `weights` is given, the
+  weights `mask(flag)` gives (1 for each component that kind of action uses)."""
   for name, value in values.items():
     actions[name][i, t] = value
   if weights is not None:
-    for name in actions:
-      weights[name][i, t] = 1.0 if values["flag"] or name in _MOVE_COMPONENTS else 0.0
+    for name, used in mask(values["flag"]).items():
+      weights[name][i, t] = used

@@ -114,7 +114,9 @@ class _DeviceRecorder:
 
   def get(self):
     actions, weights, played = self._programs(self._batch_size, self._noise, self._rng)
-    return imitation.Demonstrations(self._rollout(actions, played), weights)
+    # without noise the programs are played as written: their targets are rendered once
+    return imitation.Demonstrations(self._rollout(actions, played if self._noise else None),
+                                    weights)
 
   def close(self):
     self._programs.close()

@@ -67,7 +67,6 @@ def scripted_rollout(env, policy, actions: Dict[str, chex.Array],
   canvases, previous actions and action masks are those of playing `played` (default: the
   actions themselves; a perturbed copy shows the policy canvases that are not exact prefixes of
   its target). Pure: jit it with `env` and `policy` bound."""
-  played = actions if played is None else played
   batch, steps = jax.tree.leaves(actions)[0].shape[:2]
   if steps != env.episode_length:
     raise ValueError(f"The programs have {steps} steps; the environment's episodes "
@@ -89,8 +88,8 @@ def scripted_rollout(env, policy, actions: Dict[str, chex.Array],
     carry, records = jax.lax.scan(body, carry, program)
     return carry[1].observation["canvas"], records
 
-  target, _ = play(actions)
-  final, (canvas, prev_action, mask, first) = play(played)
+  final, (canvas, prev_action, mask, first) = play(actions if played is None else played)
+  target = final if played is None else play(actions)[0]
   batch_major = lambda x: jnp.swapaxes(x, 0, 1)
   return trajectory_lib.Trajectory(
       canvas=batch_major(canvas), prev_action=jax.tree.map(batch_major, prev_action),

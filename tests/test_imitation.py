@@ -21,9 +21,9 @@ from environments import paint_actions
 from environments import scene_actions
 from environments import stroke_programs
 from experiments import setups
+from experiments.configs import mnist_conditional
 from experiments.configs import mujoco_conditional
 from spiral_jax import actor as actor_lib
-from spiral_jax import anakin
 from spiral_jax import imitation
 from spiral_jax import trajectory as trajectory_lib
 from spiral_jax.networks import policy as policy_lib
@@ -161,8 +161,8 @@ class DemonstrationsTest(absltest.TestCase):
       setups.demonstrations(config)
 
 
-SMALL_PAINT = paint_actions.PaintConfig(canvas_size=32, grid_size=16, grayscale=True,
-                                        brush_sizes=(1.0, 2.0, 3.0), episode_length=10)
+SMALL_CONFIG = mnist_conditional.get_config("small")  # 32x32, 16x16 grid, 10 steps, grey ink
+SMALL_PAINT = setups.paint_config(SMALL_CONFIG.env)
 
 
 class StrokeProgramsTest(absltest.TestCase):
@@ -204,10 +204,7 @@ class StrokeProgramsTest(absltest.TestCase):
     rng = np.random.default_rng(2)
     actions, _, played = stroke_programs.sample(rng, SMALL_PAINT, 3, noise=0.5)
     params = jax_paint.default_params(SMALL_PAINT)
-    functional = anakin.FunctionalEnv(
-        reset=lambda key: jax_paint.reset(key, params),
-        step=lambda key, state, action: jax_paint.step(key, state, action, params),
-        episode_length=SMALL_PAINT.episode_length)
+    functional = setups.make_setup(SMALL_CONFIG, load_data=False).functional_env
     env = jax_paint.JaxPaint.from_config(SMALL_PAINT)
     policy = policy_lib.Policy(env.observation_spec(), env.action_spec(), policy_lib.SMALL,
                                conditional=True)
@@ -228,6 +225,10 @@ class StrokeProgramsTest(absltest.TestCase):
       target = jax_paint.render_actions({n: v[i] for n, v in actions.items()}, params)
       np.testing.assert_allclose(traj.target[i], target, atol=1e-5)
     self.assertGreater(float(jnp.abs(traj.target - traj.final_canvas).max()), 0.1)  # noise shows
+    # played as written (no `played`): the canvases are the target's prefixes, ending on it
+    exact = jax.jit(functools.partial(imitation.scripted_rollout, functional, policy))(actions)
+    np.testing.assert_allclose(exact.final_canvas, traj.target, atol=1e-5)
+    np.testing.assert_allclose(exact.target, traj.target, atol=1e-5)
     env.close()
 
 
