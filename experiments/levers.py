@@ -85,6 +85,13 @@ VARIANTS = {
         "d_steps_2": {"learner.discriminator_steps": 2},
         "batch_32": {"learner.batch_size": 32},
         "branch_8": {"policy.location_skip_channels": 8},
+        # Where population-based training ended (README): D's learning rate twice the default,
+        # and with it policy Adam 2e-3; the D reward scaled up (a smaller entropy cost relative
+        # to it, and larger advantages).
+        "d_lr_2e-4": {"learner.discriminator_learning_rate": 2e-4},
+        "lr_2e-3_d_lr_2e-4": {"learner.policy_learning_rate": 2e-3,
+                              "learner.discriminator_learning_rate": 2e-4},
+        "reward_scale_3": {"learner.reward_scale": 3.0},
         # A network between SMALL and PAPER: 4x4 patches, twice the channels and widths.
         "medium_network": {"policy.first_kernel": 4, "policy.first_stride": 4,
                            "policy.torso_channels": 32, "policy.num_res_blocks": 2,
