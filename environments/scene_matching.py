@@ -63,3 +63,19 @@ def score_scenes(predicted_scenes, true_scenes, config):
   summary.update({f"{name}_accuracy": sum(s[name] for s in scores) / objects
                   for name in ATTRIBUTES})
   return summary
+
+
+def visible_pixels(renderer, objects, threshold=0.02):
+  """[n]: for each object of a scene, how many pixels of its render change when that object alone
+  is taken away (a pixel counts where a channel moves by more than `threshold`). 0 is an object
+  no image of the scene can show; `renderer` is a `mujoco_render.SceneRenderer`."""
+  objects = list(objects)
+  full = renderer.render(objects)
+  return [int((np.abs(full - renderer.render(objects[:i] + objects[i + 1:])).max(-1)
+               > threshold).sum()) for i in range(len(objects))]
+
+
+def unmatched(predicted, true, config):
+  """Indices of the true objects that `match` leaves without a predicted object."""
+  matched = {j for _, j in match(predicted, true, config)}
+  return [j for j in range(len(true)) if j not in matched]

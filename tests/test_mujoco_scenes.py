@@ -290,6 +290,27 @@ class MatchingTest(absltest.TestCase):
     with self.assertRaisesRegex(ValueError, "1 predicted scenes for 2"):
       scene_matching.score_scenes([true], [true, true], config)
 
+  def test_visible_pixels_and_unmatched_objects(self):
+    config = scene_actions.SceneConfig(canvas_size=32, grid_size=8)
+    renderer = mujoco_render.SceneRenderer(config, max_objects=3)
+    try:
+      box = scene_actions.SceneObject(0, (2, 3), 2, (3, 0, 0))
+      other = scene_actions.SceneObject(1, (6, 5), 1, (0, 3, 0))
+      alone = scene_matching.visible_pixels(renderer, [other])
+      empty = renderer.render([])
+      self.assertEqual(alone, [int((np.abs(renderer.render([other]) - empty).max(-1)
+                                    > 0.02).sum())])
+      self.assertGreater(alone[0], 0)
+      # An object exactly under another shows nowhere: taking either away changes nothing.
+      visible = scene_matching.visible_pixels(renderer, [box, box, other])
+      self.assertEqual(visible[:2], [0, 0])
+      self.assertGreater(visible[2], 0)
+    finally:
+      renderer.close()
+    self.assertEqual(scene_matching.unmatched([other], [box, other], config), [0])
+    self.assertEqual(scene_matching.unmatched([box, other], [box, other], config), [])
+    self.assertEqual(scene_matching.unmatched([], [box], config), [0])
+
 
 class AgentTest(absltest.TestCase):
   """The agent drives MuJoCo Scenes from its specs alone: no agent code knows this renderer."""
