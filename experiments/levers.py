@@ -92,6 +92,12 @@ VARIANTS = {
         "lr_2e-3_d_lr_2e-4": {"learner.policy_learning_rate": 2e-3,
                               "learner.discriminator_learning_rate": 2e-4},
         "reward_scale_3": {"learner.reward_scale": 3.0},
+        "d_lr_5e-5": {"learner.discriminator_learning_rate": 5e-5},
+        "entropy_0.02": {"learner.entropy_cost": 0.02},
+        # The policy's learning rate falling linearly to a tenth over 1M frames (1,563 updates).
+        "lr_decay": {"learner.policy_learning_rate_decay_updates": 1563},
+        "lr_2e-3_decay": {"learner.policy_learning_rate": 2e-3,
+                          "learner.policy_learning_rate_decay_updates": 1563},
         # A network between SMALL and PAPER: 4x4 patches, twice the channels and widths.
         "medium_network": {"policy.first_kernel": 4, "policy.first_stride": 4,
                            "policy.torso_channels": 32, "policy.num_res_blocks": 2,

@@ -43,6 +43,10 @@ class LearnerConfig:
   """Hyper-parameters of both learners (defaults: the paper and SPIRAL++'s example run)."""
   batch_size: int = 64
   policy_learning_rate: float = 4e-4
+  # > 0: the policy's learning rate falls linearly over this many policy updates to
+  # policy_learning_rate_final times its first value, and stays there (0: constant).
+  policy_learning_rate_decay_updates: int = 0
+  policy_learning_rate_final: float = 0.1
   max_grad_norm: float = 40.0
   entropy_cost: float = 0.01
   baseline_cost: float = 0.5
@@ -80,6 +84,12 @@ class LearnerConfig:
     for name in ("batch_size", "discriminator_steps", "replay_batches"):
       if getattr(self, name) < 1:
         raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}.")
+    if self.policy_learning_rate_decay_updates < 0:
+      raise ValueError("policy_learning_rate_decay_updates must be 0 (constant) or more, got "
+                       f"{self.policy_learning_rate_decay_updates!r}.")
+    if not 0.0 < self.policy_learning_rate_final <= 1.0:
+      raise ValueError("policy_learning_rate_final is a fraction of policy_learning_rate, in "
+                       f"(0, 1]; got {self.policy_learning_rate_final!r}.")
 
   @property
   def kind(self) -> disc_lib.Unconditional:
@@ -98,8 +108,12 @@ class LearnerState(NamedTuple):
 
 
 def policy_optimiser(config):
-  return optax.chain(optax.clip_by_global_norm(config.max_grad_norm),
-                     optax.adam(config.policy_learning_rate))
+  learning_rate = config.policy_learning_rate
+  if config.policy_learning_rate_decay_updates:
+    learning_rate = optax.linear_schedule(
+        learning_rate, learning_rate * config.policy_learning_rate_final,
+        config.policy_learning_rate_decay_updates)
+  return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(learning_rate))
 
 
 def discriminator_optimiser(config):

@@ -10,6 +10,7 @@ import optax
 
 from environments import jax_paint
 from environments import paint_actions
+from spiral_jax import learner as learner_lib
 from spiral_jax import losses
 from spiral_jax import rewards
 from spiral_jax.networks import policy as policy_lib
@@ -71,6 +72,37 @@ class LearningTest(absltest.TestCase):
     hits = np.mean([all(np.array_equal(np.asarray(actions[k][i]), np.asarray(v))
                         for k, v in TARGET_ACTION.items()) for i in range(batch)])
     self.assertGreater(hits, 0.5)
+
+
+class PolicyOptimiserTest(absltest.TestCase):
+  """The policy's learning rate: constant, or falling linearly to a floor."""
+
+  def steps(self, config, n):
+    optimiser = learner_lib.policy_optimiser(config)
+    params = {"w": jnp.zeros(3)}
+    state = optimiser.init(params)
+    sizes = []
+    for _ in range(n):  # a constant gradient: Adam's step is the learning rate itself
+      updates, state = optimiser.update({"w": jnp.ones(3)}, state, params)
+      params = optax.apply_updates(params, updates)
+      sizes.append(float(-updates["w"][0]))
+    return np.array(sizes)
+
+  def test_constant_and_decayed_rates(self):
+    constant = self.steps(learner_lib.LearnerConfig(policy_learning_rate=1e-3), 6)
+    np.testing.assert_allclose(constant, 1e-3, rtol=1e-4)
+    decayed = self.steps(learner_lib.LearnerConfig(policy_learning_rate=1e-3,
+                                                   policy_learning_rate_decay_updates=4,
+                                                   policy_learning_rate_final=0.2), 6)
+    np.testing.assert_allclose(decayed, [1e-3, 0.8e-3, 0.6e-3, 0.4e-3, 0.2e-3, 0.2e-3],
+                               rtol=1e-4)
+
+  def test_bad_schedules_are_clear_errors(self):
+    with self.assertRaisesRegex(ValueError, "policy_learning_rate_decay_updates must be 0"):
+      learner_lib.LearnerConfig(policy_learning_rate_decay_updates=-1)
+    with self.assertRaisesRegex(ValueError, "policy_learning_rate_final is a fraction"):
+      learner_lib.LearnerConfig(policy_learning_rate_decay_updates=10,
+                                policy_learning_rate_final=0.0)
 
 
 if __name__ == "__main__":
