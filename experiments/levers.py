@@ -85,15 +85,10 @@ VARIANTS = {
         "d_steps_2": {"learner.discriminator_steps": 2},
         "batch_32": {"learner.batch_size": 32},
         "branch_8": {"policy.location_skip_channels": 8},
-        # Where population-based training ended (README): D's learning rate twice the default,
-        # and with it policy Adam 2e-3; the D reward scaled up (a smaller entropy cost relative
-        # to it, and larger advantages).
+        # D's learning rate where population-based training ended (README): twice the default;
+        # the D reward scaled up (a smaller entropy cost relative to it, and larger advantages).
         "d_lr_2e-4": {"learner.discriminator_learning_rate": 2e-4},
-        "lr_2e-3_d_lr_2e-4": {"learner.policy_learning_rate": 2e-3,
-                              "learner.discriminator_learning_rate": 2e-4},
         "reward_scale_3": {"learner.reward_scale": 3.0},
-        "d_lr_5e-5": {"learner.discriminator_learning_rate": 5e-5},
-        "entropy_0.02": {"learner.entropy_cost": 0.02},
         # The policy's learning rate falling linearly to a tenth over 1M frames (1,563 updates).
         "lr_decay": {"learner.policy_learning_rate_decay_updates": 1563},
         "lr_2e-3_decay": {"learner.policy_learning_rate": 2e-3,
