@@ -155,6 +155,7 @@ def _initialised_from(fresh, source, learner_config):
       parts["d_params"] = agent.discriminator["d_params"]
       if agent.discriminator["sn_state"] is not None:
         parts["sn_state"] = agent.discriminator["sn_state"]
+  parts["policy_params"] = _with_grown(fresh.policy_params, parts["policy_params"])
   for name, tree in parts.items():
     _check_same_shapes(getattr(fresh, name), tree, source, name)
   parts = {name: jax.tree.map(np.asarray, tree) for name, tree in parts.items()}
@@ -163,6 +164,15 @@ def _initialised_from(fresh, source, learner_config):
       policy_opt_state=learner_lib.policy_optimiser(learner_config).init(fresh.policy_params),
       d_opt_state=learner_lib.discriminator_optimiser(learner_config).init(fresh.d_params)), dict(
           source=source, **record)
+
+
+def _with_grown(fresh_params, params):
+  """`params` plus the fresh policy's modules that a source may lack because they start at zero,
+  so that adding them leaves the agent as it was: the location branch's fine path
+  (`PolicyConfig.location_fine_channels`)."""
+  grown = {module: values for module, values in fresh_params.items()
+           if module not in params and policy_lib.FINE_SCOPE in module.split("/")}
+  return {**params, **grown} if grown else params
 
 
 def _check_same_shapes(like, tree, source, name):

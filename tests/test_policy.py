@@ -225,6 +225,19 @@ class PolicyTest(parameterized.TestCase):
     with self.assertRaisesRegex(ValueError, "set location_skip_channels > 0"):
       policy_lib.Policy(*spec, dataclasses.replace(policy_lib.SMALL, location_readout=True))
 
+  def test_the_fine_path_needs_the_branch_and_even_cells(self):
+    env = jax_paint.JaxPaint(canvas_size=32, grid_size=16, grayscale=True)
+    spec = (env.observation_spec(), env.action_spec())
+    with self.assertRaisesRegex(ValueError, "set location_skip_channels > 0"):
+      policy_lib.Policy(*spec, dataclasses.replace(policy_lib.SMALL, location_fine_channels=4))
+    fine = dataclasses.replace(SKIP, location_fine_channels=4)
+    params = policy_lib.Policy(*spec, fine).init(jax.random.PRNGKey(0))  # cells 2 pixels wide
+    self.assertTrue(any(name.endswith("/fine/projection") for name in params))
+    odd = jax_paint.JaxPaint(canvas_size=32, grid_size=32, grayscale=True)  # cells 1 pixel wide
+    with self.assertRaisesRegex(ValueError, "an even number of pixels wide"):
+      policy_lib.Policy(odd.observation_spec(), odd.action_spec(), fine).init(
+          jax.random.PRNGKey(0))
+
   def test_decode_first_changes_the_order_not_the_parameters(self):
     env = jax_paint.JaxPaint()
     spec = (env.observation_spec(), env.action_spec())

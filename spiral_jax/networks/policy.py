@@ -59,6 +59,11 @@ class PolicyConfig:
   # decoder's input for the components after it (a scene object's size and colour read the
   # target where the object goes).
   location_readout: bool = False
+  # > 0: with the branch, a finer path (this many channels) reads the canvas and target at twice
+  # the grid's resolution and hands the branch each cell's 2x2 sub-cells through a projection
+  # that starts at zero: an agent trained without it starts unchanged (`init_from`) and can learn
+  # detail smaller than a cell (a small scene object's shape).
+  location_fine_channels: int = 0
   # The components the decoder produces first, in this order; the others follow in the action
   # spec's order. ("mode", "location") lets a scene object's shape, size and colour read the
   # target where the object goes (with location_readout); () is the spec's order.
@@ -69,6 +74,10 @@ class PolicyConfig:
     if len(set(self.decode_first)) != len(self.decode_first):
       raise ValueError(f"decode_first names a component twice: {self.decode_first!r}.")
 
+
+# The name scope of the branch's fine path: the parameters a run may add to an agent trained
+# without them (`spiral_jax.training.start_from`), as they start at zero.
+FINE_SCOPE = "fine"
 
 PAPER = PolicyConfig()
 # Fast enough for CPU tests and demos: the first conv patchifies the canvas into 8x8 blocks.
@@ -133,6 +142,20 @@ def _upsample(x, channels):
   return x.transpose(0, 1, 3, 2, 4, 5).reshape(n, 2 * h, 2 * w, channels)
 
 
+def _fine_features(x, stride, config):
+  """The branch's fine path: features at twice the grid's resolution, each cell's 2x2 sub-cells
+  stacked as channels and projected to the branch's width by a map that starts at zero."""
+  if stride % 2:
+    raise ValueError("location_fine_channels needs grid cells an even number of pixels wide "
+                     f"(they are {stride}): use a larger canvas or a coarser grid, or set it "
+                     "to 0.")
+  with hk.experimental.name_scope(FINE_SCOPE):
+    f = jax.nn.relu(conv.Conv2D(config.location_fine_channels, stride, stride=stride // 2)(x))
+    f = jax.nn.relu(conv.Conv2D(config.location_fine_channels, 3)(f))
+    return hk.Linear(config.location_skip_channels, with_bias=False, w_init=jnp.zeros,
+                     name="projection")(conv.space_to_depth(f, 2))
+
+
 class _Network(hk.Module):
   """The policy's Haiku modules; see `Policy` for the interface."""
 
@@ -177,6 +200,8 @@ class _Network(hk.Module):
                          f"number of grid cells ({grid[0]}x{grid[1]}) wide and high.")
       with hk.experimental.name_scope(f"skip_{grid[0]}x{grid[1]}"):
         y = jax.nn.relu(conv.Conv2D(c.location_skip_channels, 2 * stride, stride=stride)(x))
+        if c.location_fine_channels:
+          y = y + _fine_features(x, stride, c)
         y = jax.nn.relu(conv.Conv2D(c.location_skip_channels, 3)(y))
         if c.location_skip_warp:
           cells = grid[0] * grid[1]
@@ -332,9 +357,10 @@ class Policy:
     if "canvas" not in observation_spec:
       raise ValueError("The policy needs an observation named 'canvas' (an (H, W, C) image); "
                        f"the observation spec has {sorted(observation_spec)}.")
-    if (config.location_skip_warp or config.location_readout) and not config.location_skip_channels:
-      raise ValueError("location_skip_warp and location_readout act on the location heads' "
-                       "branch: set location_skip_channels > 0 too.")
+    if ((config.location_skip_warp or config.location_readout or config.location_fine_channels)
+        and not config.location_skip_channels):
+      raise ValueError("location_skip_warp, location_readout and location_fine_channels act on "
+                       "the location heads' branch: set location_skip_channels > 0 too.")
     self.components = specs.components(action_spec)
     unknown = sorted(set(config.decode_first) - {c.name for c in self.components})
     if unknown:
