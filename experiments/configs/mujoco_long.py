@@ -11,6 +11,10 @@ then continued with SPIRAL's learners:
   python -m experiments.train --config=experiments/configs/mujoco_long.py \
       --workdir=runs/scenes_rl --config.init_from=runs/scenes_bc
 
+The shipped agent also has the branch's fine path, added in its last cloning stage from an agent
+trained without it (`--config.policy.location_fine_channels=16 --config.init_from=...`; the path
+starts at zero); pass the same override to continue from it.
+
 Training scenes are the generated train split's first 49,000; scenes 49,000 on are the validation
 scenes (`spiral-jax evaluate --workdir=DIR --split="train[49000:49200]"`), the test split the
 held-out scenes of the README's figures.
