@@ -93,8 +93,10 @@ def build_agent(config, setup):
 def initialised_from(fresh, source, learner_config):
   """`fresh` (a new LearnerState) with the networks of `source`: a training run's directory (its
   newest checkpoint's policy and discriminator) or an agent (a shipped name or an agent file; its
-  policy, and its discriminator where the file carries one). Optimiser states start afresh. Raises ValueError naming the first parameters whose
-  shapes differ when the networks do not match."""
+  policy, and its discriminator where the file carries one). Optimiser states start afresh. The
+  policy may add the location branch's fine path, which the source lacks (it starts at zero).
+  Raises ValueError naming the first parameters whose shapes differ when the networks do not
+  match."""
   return _initialised_from(fresh, source, learner_config)[0]
 
 
