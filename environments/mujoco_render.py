@@ -154,6 +154,24 @@ class SceneRenderer:
     focal = 0.5 * w / np.tan(np.radians(self._model.cam_fovy[cam]) / 2)
     return 0.5 * w + focal * rel[0] / -rel[2], 0.5 * w - focal * rel[1] / -rel[2]
 
+  def grid_homography(self, height=None):
+    """The homography (3x3, normalised so its last entry is 1) that takes a grid cell's
+    (x + 0.5, y + 0.5, 1) to the image's (column, row, 1), up to scale, for points `height` above
+    the platform (default: the middle size's radius, about an object's centre). A policy's glimpse
+    reads the image where a chosen cell lies (`PolicyConfig.location_glimpse_homography`)."""
+    config = self._config
+    if height is None:
+      height = config.sizes[len(config.sizes) // 2]
+    rows = []
+    for x in range(config.grid_size):
+      for y in range(config.grid_size):
+        u, v = self.project(scene_actions.grid_to_platform((x, y), config) + (height,))
+        gx, gy = x + 0.5, y + 0.5
+        rows.append([gx, gy, 1, 0, 0, 0, -u * gx, -u * gy, -u])
+        rows.append([0, 0, 0, gx, gy, 1, -v * gx, -v * gy, -v])
+    matrix = np.linalg.svd(np.asarray(rows))[2][-1].reshape(3, 3)
+    return matrix / matrix[2, 2]
+
   def render(self, objects, out=None):
     """float32 (W, W, 3) in [0, 1] of a list of SceneObjects (into `out` if given)."""
     self._place(objects)

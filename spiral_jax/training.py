@@ -94,7 +94,8 @@ def initialised_from(fresh, source, learner_config):
   """`fresh` (a new LearnerState) with the networks of `source`: a training run's directory (its
   newest checkpoint's policy and discriminator) or an agent (a shipped name or an agent file; its
   policy, and its discriminator where the file carries one). Optimiser states start afresh. The
-  policy may add the location branch's fine path, which the source lacks (it starts at zero).
+  policy may add the location branch's fine path or the glimpse, which the source lacks (they
+  start at zero).
   Raises ValueError naming the first parameters whose shapes differ when the networks do not
   match."""
   return _initialised_from(fresh, source, learner_config)[0]
@@ -170,10 +171,10 @@ def _initialised_from(fresh, source, learner_config):
 
 def _with_grown(fresh_params, params):
   """`params` plus the fresh policy's modules that a source may lack because they start at zero,
-  so that adding them leaves the agent as it was: the location branch's fine path
-  (`PolicyConfig.location_fine_channels`)."""
+  so that adding them leaves the agent as it was: the location branch's fine path and the glimpse
+  (`PolicyConfig.location_fine_channels`, `location_glimpse`)."""
   grown = {module: values for module, values in fresh_params.items()
-           if module not in params and policy_lib.FINE_SCOPE in module.split("/")}
+           if module not in params and policy_lib.is_grown(module)}
   return {**params, **grown} if grown else params
 
 

@@ -17,6 +17,7 @@ from environments import mujoco_scenes_dataset as ds
 from environments import programs
 from environments import scene_actions
 from environments import scene_matching
+from experiments.configs import mujoco_long
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -75,6 +76,19 @@ class RenderTest(parameterized.TestCase):
             for y in (0, 8, 15)]
     self.assertEqual(cols, sorted(cols))
     self.assertEqual(rows, sorted(rows))
+
+  def test_the_grid_homography_finds_each_cells_object(self):
+    homography = self.renderer.grid_homography()
+    # The scene configs' constant (the glimpse's) is this renderer's.
+    np.testing.assert_allclose(np.reshape(mujoco_long.GRID_HOMOGRAPHY, (3, 3)), homography,
+                               atol=1e-4)
+    for location in ((0, 0), (15, 0), (7, 9), (15, 15)):
+      canvas = self.renderer.render([ms.SceneObject(0, location, 1, (3, 0, 0))])
+      rows, cols = np.nonzero(np.abs(canvas - self.empty).max(-1) > 0.05)
+      col, row, scale = homography @ (location[0] + 0.5, location[1] + 0.5, 1.0)
+      # pixel i spans [i, i + 1): its centre is i + 0.5
+      self.assertLess(abs(cols.mean() + 0.5 - col / scale), 1.0)
+      self.assertLess(abs(rows.mean() + 0.5 - row / scale), 1.5)
 
   def test_each_shape_and_size_draws_differently(self):
     renders = [self.renderer.render([ms.SceneObject(shape, (8, 8), size, (0, 0, 3))])

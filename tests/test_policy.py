@@ -238,6 +238,55 @@ class PolicyTest(parameterized.TestCase):
       policy_lib.Policy(odd.observation_spec(), odd.action_spec(), fine).init(
           jax.random.PRNGKey(0))
 
+  def test_the_glimpse_reads_the_image_around_the_chosen_cell(self):
+    env = jax_paint.JaxPaint(canvas_size=32, grid_size=16, grayscale=True)
+    spec = (env.observation_spec(), env.action_spec())
+    glimpse = dataclasses.replace(LOCATIONS_FIRST, location_glimpse=4)
+    policy = policy_lib.Policy(*spec, glimpse, conditional=True)
+    key = jax.random.PRNGKey(0)
+    params = policy.init(key)
+    # A glimpse per location component, each with a projection that starts at zero; give them
+    # weights so that what the glimpses see moves the log-probs.
+    names = [n for n in params if policy_lib.is_grown(n)]
+    self.assertEqual({n.split("/")[2] for n in names}, {"glimpse_control", "glimpse_end"})
+    params = {n: ({k: jax.random.normal(jax.random.fold_in(key, i), v.shape)
+                   for k, v in m.items()} if n.endswith("/projection") else m)
+              for i, (n, m) in enumerate(params.items())}
+    # The end point (3, 4) covers pixels [6, 8) x [8, 10); its 4x4 glimpse rows 7-10,
+    # columns 5-8 (image rows and columns). The control point (12, 13) is far from both.
+    actions = {"flag": jnp.array([[1]]), "end": jnp.array([[[3, 4]]]),
+               "control": jnp.array([[[12, 13]]]), "size": jnp.array([[0]]),
+               "pressure": jnp.array([[1]])}
+    self.assertEqual(policy_lib.glimpse_corners(jnp.array([4 * 16 + 3]), (16, 16), (32, 32),
+                                                glimpse).tolist(), [[7 + 4, 5 + 4]])
+
+    def weights(first, later):
+      # Score the end point alone (decoded after the control point), or everything after it.
+      return {"control": jnp.zeros((1, 1)), "end": jnp.full((1, 1), first),
+              "flag": jnp.full((1, 1), later), "size": jnp.full((1, 1), later),
+              "pressure": jnp.full((1, 1), later)}
+
+    def log_prob(target, score):
+      inputs = jax.tree.map(lambda x: x[None], policy.dummy_inputs((1,))._replace(
+          target=target))
+      out, _ = policy.unroll(params, inputs, actions, policy.initial_state(1),
+                             component_weights=score)
+      return float(out.log_prob[0, 0])
+
+    blank = jnp.ones((1, 32, 32, 1))
+    inside = blank.at[0, 9, 6].set(0.0)   # in the end point's glimpse
+    outside = blank.at[0, 1, 30].set(0.0)  # in no glimpse, and far from both points
+    after_end = weights(0.0, 1.0)
+    # What comes after the end point reads its glimpse: a pixel inside it moves those log-probs
+    # by more than one outside it does (which reaches them only through the torso and branch).
+    moved_inside = abs(log_prob(inside, after_end) - log_prob(blank, after_end))
+    moved_outside = abs(log_prob(outside, after_end) - log_prob(blank, after_end))
+    self.assertGreater(moved_inside, 10 * moved_outside)
+    with self.assertRaisesRegex(ValueError, "9 numbers"):
+      dataclasses.replace(glimpse, location_glimpse_homography=(1.0, 0.0))
+    with self.assertRaisesRegex(ValueError, "an even number"):
+      dataclasses.replace(glimpse, location_glimpse=5)
+
   def test_decode_first_changes_the_order_not_the_parameters(self):
     env = jax_paint.JaxPaint()
     spec = (env.observation_spec(), env.action_spec())

@@ -455,16 +455,20 @@ class InitFromTest(absltest.TestCase):
     jax.tree.map(np.testing.assert_array_equal, started.policy_params, agent.params)
     jax.tree.map(np.testing.assert_array_equal, started.d_params, fresh.d_params)
 
-  def test_the_fine_path_grows_onto_an_agent_trained_without_it(self):
+  def _grows_onto_mnist_small(self, scope, **policy_overrides):
+    """Adds the modules under `scope` (policy_overrides switch them on) to the shipped
+    `mnist_small`, which was trained without them: the agent scores every action as before, and
+    the new modules' zero projection gets a gradient."""
     agent = pretrained.load("mnist_small")
     config = setups.run_config(agent.config.to_dict())
-    config.policy.location_fine_channels = 4
+    config.policy.update(policy_overrides)
     setup = setups.make_setup(config, load_data=False)
     policy, discriminator, learner_config = training.build_agent(config, setup)
     fresh = learner_lib.init(policy, discriminator, learner_config, jax.random.PRNGKey(3))
     started = training.initialised_from(fresh, "mnist_small", learner_config)
     grown = sorted(set(started.policy_params) - set(agent.params))
-    self.assertTrue(grown and all("/fine/" in name for name in grown), grown)
+    self.assertTrue(grown and all(f"/{scope}" in name and policy_lib.is_grown(name)
+                                  for name in grown), grown)
     key = jax.random.PRNGKey(4)
     inputs = policy.dummy_inputs((2, 3))._replace(
         canvas=jax.random.uniform(key, (2, 3) + policy.canvas_shape),
@@ -477,13 +481,21 @@ class InitFromTest(absltest.TestCase):
       out, _ = policy.unroll(params, inputs, actions, policy.initial_state(3))
       return out.log_prob.sum()
 
-    # The fine path starts at zero: the agent scores every action as it did without it ...
+    # The new path starts at zero: the agent scores every action as it did without it ...
     np.testing.assert_allclose(log_prob(policy, started.policy_params),
                                log_prob(agent.policy, agent.params), rtol=1e-5)
     # ... and learns: its projection gets a gradient.
     gradient = jax.grad(lambda p: log_prob(policy, p))(started.policy_params)
-    projection = next(v for k, v in gradient.items() if k.endswith("/fine/projection"))
-    self.assertGreater(float(np.abs(projection["w"]).max()), 0.0)
+    projections = [v for k, v in gradient.items() if f"/{scope}" in k
+                   and k.endswith("/projection")]
+    self.assertTrue(projections)
+    self.assertGreater(max(float(np.abs(v["w"]).max()) for v in projections), 0.0)
+
+  def test_the_fine_path_grows_onto_an_agent_trained_without_it(self):
+    self._grows_onto_mnist_small(policy_lib.FINE_SCOPE, location_fine_channels=4)
+
+  def test_the_glimpse_grows_onto_an_agent_trained_without_it(self):
+    self._grows_onto_mnist_small(policy_lib.GLIMPSE_SCOPE, location_glimpse=8)
 
   def test_an_agent_file_with_its_discriminator(self):
     run = self.create_tempdir().full_path

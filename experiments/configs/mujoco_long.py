@@ -23,6 +23,11 @@ held-out scenes of the README's figures.
 from experiments.configs import base
 from experiments.configs import mujoco_conditional
 
+# Where each grid cell lies in the 64x64 image (an object's centre above the platform): the
+# renderer's `SceneRenderer.grid_homography()`, for the glimpse (`--config.policy.location_glimpse`;
+# tests/test_mujoco_scenes.py checks it against the renderer).
+GRID_HOMOGRAPHY = (2.28478, -0.52493, 13.72178, 0.0, 1.09065, 16.74891, 0.0, -0.0164, 1.0)
+
 
 def get_config(size="small"):
   config = mujoco_conditional.get_config("paper")  # the paper's scene set-up
@@ -38,6 +43,7 @@ def get_config(size="small"):
     config.discriminator = small.discriminator
     config.learner.policy_learning_rate = 1e-3
     config.learner.temporal_credit = True
+  config.policy.location_glimpse_homography = GRID_HOMOGRAPHY
   config.data.split = "train[:49000]"
   config.max_minutes = 0.0
   config.checkpoint_every_minutes = 10.0

@@ -64,6 +64,18 @@ class PolicyConfig:
   # that starts at zero: an agent trained without it starts unchanged (`init_from`) and can learn
   # detail smaller than a cell (a small scene object's shape).
   location_fine_channels: int = 0
+  # > 0: once a location is chosen, a glimpse: a square of this many pixels of the canvas and
+  # target around the chosen cell's place in the image, read at full resolution by a small conv
+  # net whose features join the decoder's input for the components after it, through a projection
+  # that starts at zero (like the fine path, `init_from` can add it to an agent trained without
+  # it). A scene object's shape is told by a few pixels that the branch sees only in summary.
+  location_glimpse: int = 0
+  glimpse_channels: int = 16
+  # With the glimpse: the homography (9 numbers, row-major) that takes a cell's (x + 0.5, y + 0.5,
+  # 1) to its centre in the image (column, row, scale, in pixels). Empty: the cell's own square
+  # of the canvas, as a painting's grid lies on it; a camera's perspective needs its homography
+  # (`experiments/setups.py:scene_glimpse_homography` fits it for MuJoCo Scenes).
+  location_glimpse_homography: Tuple[float, ...] = ()
   # The components the decoder produces first, in this order; the others follow in the action
   # spec's order. ("mode", "location") lets a scene object's shape, size and colour read the
   # target where the object goes (with location_readout); () is the spec's order.
@@ -71,13 +83,30 @@ class PolicyConfig:
 
   def __post_init__(self):
     object.__setattr__(self, "decode_first", tuple(self.decode_first))  # a list from JSON
+    object.__setattr__(self, "location_glimpse_homography",
+                       tuple(float(v) for v in self.location_glimpse_homography))
+    if len(self.location_glimpse_homography) not in (0, 9):
+      raise ValueError("location_glimpse_homography holds a 3x3 matrix's 9 numbers (row-major) "
+                       f"or nothing; it has {len(self.location_glimpse_homography)}.")
+    if self.location_glimpse < 0 or self.location_glimpse % 2:
+      raise ValueError("location_glimpse is the glimpse's side in pixels, an even number (or 0 "
+                       f"for none); it is {self.location_glimpse}.")
     if len(set(self.decode_first)) != len(self.decode_first):
       raise ValueError(f"decode_first names a component twice: {self.decode_first!r}.")
 
 
-# The name scope of the branch's fine path: the parameters a run may add to an agent trained
-# without them (`spiral_jax.training.start_from`), as they start at zero.
+# The name scopes of the branch's fine path and of the glimpse: the parameters a run may add to an
+# agent trained without them (`spiral_jax.training.start_from`), as their outputs start at zero.
 FINE_SCOPE = "fine"
+GLIMPSE_SCOPE = "glimpse"
+GROWN_SCOPES = (FINE_SCOPE, GLIMPSE_SCOPE)
+
+
+def is_grown(module):
+  """Whether a policy module (a parameter dict's key) is under one of GROWN_SCOPES (the glimpse's
+  scope is named after its location component: glimpse_location, glimpse_end, ...)."""
+  return any(part == scope or part.startswith(scope + "_")
+             for part in module.split("/") for scope in GROWN_SCOPES)
 
 PAPER = PolicyConfig()
 # Fast enough for CPU tests and demos: the first conv patchifies the canvas into 8x8 blocks.
@@ -154,6 +183,42 @@ def _fine_features(x, stride, config):
     f = jax.nn.relu(conv.Conv2D(config.location_fine_channels, 3)(f))
     return hk.Linear(config.location_skip_channels, with_bias=False, w_init=jnp.zeros,
                      name="projection")(conv.space_to_depth(f, 2))
+
+
+def glimpse_corners(index, grid, canvas_hw, config):
+  """The top-left pixels (row, column), (N, 2) int32, of the glimpses at flat cell `index` (N,):
+  squares of `config.location_glimpse` pixels centred where each cell lies in the image (see
+  `PolicyConfig.location_glimpse_homography`), in the image padded by that many pixels on every
+  side, so a glimpse never leaves the padded image."""
+  width, height = grid
+  h, w = canvas_hw
+  size = config.location_glimpse
+  cell = jnp.stack([(index % width).astype(jnp.float32) + 0.5,
+                    (index // width).astype(jnp.float32) + 0.5], -1)
+  if config.location_glimpse_homography:
+    matrix = jnp.asarray(config.location_glimpse_homography, jnp.float32).reshape(3, 3)
+    mapped = jnp.concatenate([cell, jnp.ones_like(cell[:, :1])], -1) @ matrix.T
+    centre = mapped[:, :2] / mapped[:, 2:]
+  else:
+    centre = cell * jnp.asarray([w / width, h / height], jnp.float32)
+  corner = jnp.round(centre - size / 2).astype(jnp.int32)[:, ::-1] + size  # (row, column)
+  return jnp.clip(corner, 0, jnp.asarray([h + size, w + size]))
+
+
+def _glimpse(planes, index, comp, config, out_size):
+  """The glimpse's contribution to the decoder's pre-activation after location `comp` is chosen
+  at flat cell `index` (N,): (N, out_size), zero for a fresh projection."""
+  size = config.location_glimpse
+  n, h, w, channels = planes.shape
+  padded = jnp.pad(planes, ((0, 0), (size, size), (size, size), (0, 0)))
+  corners = glimpse_corners(index, comp.grid, (h, w), config)
+  crops = jax.vmap(lambda image, corner: jax.lax.dynamic_slice(
+      image, (corner[0], corner[1], 0), (size, size, channels)))(padded, corners)
+  with hk.experimental.name_scope(f"{GLIMPSE_SCOPE}_{comp.name}"):
+    g = jax.nn.relu(conv.Conv2D(config.glimpse_channels, 3)(crops))
+    g = jax.nn.relu(conv.Conv2D(2 * config.glimpse_channels, 3, stride=2)(g))
+    g = jax.nn.relu(hk.Linear(4 * config.glimpse_channels)(g.reshape(n, -1)))
+    return hk.Linear(out_size, with_bias=False, w_init=jnp.zeros, name="projection")(g)
 
 
 class _Network(hk.Module):
@@ -252,7 +317,8 @@ class _Network(hk.Module):
     for i in range(c.num_res_blocks):
       x = _residual(x, c.torso_channels, f"res_{i}")
     x = jax.nn.relu(x)
-    return jax.nn.relu(hk.Linear(c.fc_size, name="fc")(x.reshape(x.shape[0], -1))), skips
+    features = jax.nn.relu(hk.Linear(c.fc_size, name="fc")(x.reshape(x.shape[0], -1)))
+    return features, skips, jnp.concatenate(planes, axis=-1)
 
   # Decoder.
 
@@ -281,11 +347,13 @@ class _Network(hk.Module):
         x = x + conv.Conv2D(1, 3, with_bias=False, name="skip_logits")(h)[..., 0]
     return x.reshape(x.shape[0], height * width)
 
-  def _decode(self, z, actions, greedy=False, temperature=None, skips=None, weights=None):
+  def _decode(self, z, actions, greedy=False, temperature=None, skips=None, weights=None,
+              planes=None):
     """Samples (actions None; the most likely value of each when greedy) or scores (actions
     given) every component in turn. With a `temperature`, sampling is also relaxed: each
     component's value comes with a straight-through one-hot vector (see `Policy.relaxed_step`).
-    `weights` ({component: (N,)}, scoring only) weighs each component's log-prob and entropy."""
+    `weights` ({component: (N,)}, scoring only) weighs each component's log-prob and entropy.
+    `planes` (N, H, W, C): the canvas (and target), which the glimpse reads."""
     c = self._config
     out_actions, relaxed, log_prob, entropy = {}, {}, 0.0, 0.0
     for i, comp in enumerate(self._decode_order):
@@ -321,8 +389,11 @@ class _Network(hk.Module):
           chosen = one_hot if one_hot is not None else jax.nn.one_hot(index, comp.num_values,
                                                                      dtype=cells.dtype)
           embedding = jnp.concatenate([embedding, jnp.einsum("np,npc->nc", chosen, cells)], -1)
-        z = jax.nn.relu(hk.Linear(c.lstm_size, name=f"decoder_{comp.name}")(
-            jnp.concatenate([z, embedding], axis=-1)))
+        z = hk.Linear(c.lstm_size, name=f"decoder_{comp.name}")(
+            jnp.concatenate([z, embedding], axis=-1))
+        if comp.is_location and c.location_glimpse:
+          z = z + _glimpse(planes, index, comp, c, c.lstm_size)
+        z = jax.nn.relu(z)
     return out_actions, relaxed, log_prob, entropy
 
   # Entry points.
@@ -332,7 +403,7 @@ class _Network(hk.Module):
     actions is None (relaxed too, with a temperature); `weights`: see `_decode`."""
     t, b = inputs.first.shape
     flat = jax.tree.map(lambda x: x.reshape((t * b,) + x.shape[2:]), inputs)
-    features, skips = self._torso(flat)
+    features, skips, planes = self._torso(flat)
     features = features.reshape(t, b, -1)
     z, state = hk.dynamic_unroll(self._core, (features, inputs.first), state)
     z = z.reshape(t * b, -1)
@@ -340,7 +411,7 @@ class _Network(hk.Module):
     flatten = lambda tree: None if tree is None else jax.tree.map(
         lambda x: x.reshape((t * b,) + x.shape[2:]), tree)
     sampled, relaxed, log_prob, entropy = self._decode(z, flatten(actions), greedy, temperature,
-                                                       skips, flatten(weights))
+                                                       skips, flatten(weights), planes)
     unflatten = lambda x: x.reshape((t, b) + x.shape[1:])
     return (jax.tree.map(unflatten, sampled), jax.tree.map(unflatten, relaxed),
             jax.tree.map(unflatten, PolicyOutput(log_prob, entropy, value)), state)
