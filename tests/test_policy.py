@@ -230,6 +230,8 @@ class PolicyTest(parameterized.TestCase):
     spec = (env.observation_spec(), env.action_spec())
     with self.assertRaisesRegex(ValueError, "set location_skip_channels > 0"):
       policy_lib.Policy(*spec, dataclasses.replace(policy_lib.SMALL, location_fine_channels=4))
+    with self.assertRaisesRegex(ValueError, "set location_skip_channels > 0"):
+      policy_lib.Policy(*spec, dataclasses.replace(policy_lib.SMALL, branch_summary=True))
     fine = dataclasses.replace(SKIP, location_fine_channels=4)
     params = policy_lib.Policy(*spec, fine).init(jax.random.PRNGKey(0))  # cells 2 pixels wide
     self.assertTrue(any(name.endswith("/fine/projection") for name in params))

@@ -497,6 +497,9 @@ class InitFromTest(absltest.TestCase):
   def test_the_glimpse_grows_onto_an_agent_trained_without_it(self):
     self._grows_onto_mnist_small(policy_lib.GLIMPSE_SCOPE, location_glimpse=8)
 
+  def test_the_branch_summary_grows_onto_an_agent_trained_without_it(self):
+    self._grows_onto_mnist_small(policy_lib.SUMMARY_SCOPE, branch_summary=True)
+
   def test_an_agent_file_with_its_discriminator(self):
     run = self.create_tempdir().full_path
     training.run(small_config(max_updates=2), squares_setup(), run)

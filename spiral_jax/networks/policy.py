@@ -76,6 +76,11 @@ class PolicyConfig:
   # of the canvas, as a painting's grid lies on it; a camera's perspective needs its homography
   # (`experiments/setups.py:scene_glimpse_homography` fits it for MuJoCo Scenes).
   location_glimpse_homography: Tuple[float, ...] = ()
+  # With the branch: its features, each channel's largest over the cells, join the decoder's
+  # input for the first component through a projection that starts at zero (growable like the
+  # fine path). Whether anything is left to add (a scene's `mode`) is decided before a place is
+  # chosen, from the torso's coarse summary, which can miss a small object that the branch sees.
+  branch_summary: bool = False
   # The components the decoder produces first, in this order; the others follow in the action
   # spec's order. ("mode", "location") lets a scene object's shape, size and colour read the
   # target where the object goes (with location_readout); () is the spec's order.
@@ -95,11 +100,12 @@ class PolicyConfig:
       raise ValueError(f"decode_first names a component twice: {self.decode_first!r}.")
 
 
-# The name scopes of the branch's fine path and of the glimpse: the parameters a run may add to an
+# The name scopes of the branch's fine path, the glimpse and the branch's summary: the parameters a run may add to an
 # agent trained without them (`spiral_jax.training.start_from`), as their outputs start at zero.
 FINE_SCOPE = "fine"
 GLIMPSE_SCOPE = "glimpse"
-GROWN_SCOPES = (FINE_SCOPE, GLIMPSE_SCOPE)
+SUMMARY_SCOPE = "summary"
+GROWN_SCOPES = (FINE_SCOPE, GLIMPSE_SCOPE, SUMMARY_SCOPE)
 
 
 def is_grown(module):
@@ -320,6 +326,14 @@ class _Network(hk.Module):
     features = jax.nn.relu(hk.Linear(c.fc_size, name="fc")(x.reshape(x.shape[0], -1)))
     return features, skips, jnp.concatenate(planes, axis=-1)
 
+  def _summary(self, skips, out_size):
+    """The branch's summary for the decoder (see `PolicyConfig.branch_summary`): (N, out_size),
+    zero for a fresh projection."""
+    pooled = jnp.concatenate([jnp.max(m, axis=(1, 2)) for _, m in sorted(skips.items())], -1)
+    with hk.experimental.name_scope(SUMMARY_SCOPE):
+      h = jax.nn.relu(hk.Linear(out_size)(pooled))
+      return hk.Linear(out_size, with_bias=False, w_init=jnp.zeros, name="projection")(h)
+
   # Decoder.
 
   def _logits(self, comp, z, skips=None):
@@ -408,6 +422,8 @@ class _Network(hk.Module):
     z, state = hk.dynamic_unroll(self._core, (features, inputs.first), state)
     z = z.reshape(t * b, -1)
     value = hk.Linear(1, name="value")(z)[:, 0]
+    if self._config.branch_summary:
+      z = z + self._summary(skips, z.shape[-1])
     flatten = lambda tree: None if tree is None else jax.tree.map(
         lambda x: x.reshape((t * b,) + x.shape[2:]), tree)
     sampled, relaxed, log_prob, entropy = self._decode(z, flatten(actions), greedy, temperature,
@@ -428,10 +444,11 @@ class Policy:
     if "canvas" not in observation_spec:
       raise ValueError("The policy needs an observation named 'canvas' (an (H, W, C) image); "
                        f"the observation spec has {sorted(observation_spec)}.")
-    if ((config.location_skip_warp or config.location_readout or config.location_fine_channels)
-        and not config.location_skip_channels):
-      raise ValueError("location_skip_warp, location_readout and location_fine_channels act on "
-                       "the location heads' branch: set location_skip_channels > 0 too.")
+    if ((config.location_skip_warp or config.location_readout or config.location_fine_channels
+         or config.branch_summary) and not config.location_skip_channels):
+      raise ValueError("location_skip_warp, location_readout, location_fine_channels and "
+                       "branch_summary act on the location heads' branch: set "
+                       "location_skip_channels > 0 too.")
     self.components = specs.components(action_spec)
     unknown = sorted(set(config.decode_first) - {c.name for c in self.components})
     if unknown:
