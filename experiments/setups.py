@@ -150,7 +150,8 @@ class ScenePrograms:
   per channel), each rendered once.
 
   Each program adds the scene's objects from the far row of the grid to the near one, left to
-  right in a row, then skips. The episodes end after two skips (the dataset's most objects, plus
+  right in a row, then skips (each skip's unused location drawn at random with an `rng`: see
+  `_skip_at`). The episodes end after two skips (the dataset's most objects, plus
   two; `scene.episode_length` is at most that): the steps after them would show the policy the
   same canvas and previous action again. `played` is what the renderer is given: the actions
   themselves, except that with `noise` each object is, with that probability, placed with one
@@ -183,6 +184,18 @@ class ScenePrograms:
       action[name] = int((action[name] + 1 + rng.integers(values - 1)) % values)
     return action
 
+  def _skip_at(self, objects, rng):
+    """A skip, its (unused) location a random cell or, as often, one of the scene's objects' cells
+    (with an `rng`; else (0, 0)): a policy that decodes the place before the mode then learns to
+    skip wherever it looks once the scene is complete, not at one cell."""
+    if rng is None:
+      return self._skip
+    if objects and rng.random() < 0.5:
+      location = objects[int(rng.integers(len(objects)))].location
+    else:
+      location = tuple(int(v) for v in rng.integers(self._scene.grid_size, size=2))
+    return dict(self._skip, location=tuple(location))
+
   def __call__(self, indices, noise=0.0, rng=None):
     from environments import mujoco_scenes_dataset as dataset  # pylint: disable=import-outside-toplevel
     scene, skip = self._scene, self._skip
@@ -197,10 +210,10 @@ class ScenePrograms:
         raise ValueError(f"Scene {index} holds {len(objects)} objects, more than the "
                          f"{scene.episode_length} steps of an episode.")
       episode = ([obj.to_action() for obj in objects] +
-                 [skip] * (scene.episode_length - len(objects)))
+                 [self._skip_at(objects, rng) for _ in range(scene.episode_length - len(objects))])
       episodes.append(episode)
-      played.append([self._perturbed(a, rng) if noise and a is not skip and rng.random() < noise
-                     else a for a in episode])
+      played.append([self._perturbed(a, rng) if noise and a["mode"] != skip["mode"]
+                     and rng.random() < noise else a for a in episode])
     stack = lambda rows, of: np.asarray([[of(step) for step in row] for row in rows])
     as_arrays = lambda rows: {name: stack(rows, lambda step: step[name]).astype(np.int32)
                               for name in self._actions.COMPONENTS}

@@ -96,14 +96,23 @@ class DemonstrationsTest(absltest.TestCase):
     for name in actions:  # no noise: the programs as they are
       np.testing.assert_array_equal(played[name], actions[name])
     again, _, played, noisy_targets = programs(indices, noise=0.5, rng=np.random.default_rng(0))
-    for name in actions:
-      np.testing.assert_array_equal(again[name], actions[name])  # what is taught stays ...
+    adds = actions["mode"] == scene_actions.ADD
+    for name in actions:  # what is taught stays ...
+      np.testing.assert_array_equal(again[name][adds], actions[name][adds])
+    np.testing.assert_array_equal(again["mode"], actions["mode"])
     np.testing.assert_array_equal(noisy_targets, targets)  # ... and so do the targets
+    # A skip's unused location is a random cell or one of the scene's objects' (with an rng).
+    skipped = again["location"][~adds]
+    self.assertTrue(np.all((skipped >= 0) & (skipped < self.config.env.kwargs["grid_size"])))
+    self.assertGreater(len(np.unique(skipped, axis=0)), 20)
+    at_objects = [any(np.array_equal(again["location"][i, t], loc)
+                      for loc in actions["location"][i][adds[i]])
+                  for i, t in zip(*np.nonzero(~adds))]
+    self.assertBetween(np.mean(at_objects), 0.4, 0.75)
     adds_shape = actions["mode"].shape
-    differs = np.stack([np.any(np.reshape(played[n] != actions[n], adds_shape + (-1,)), -1)
+    differs = np.stack([np.any(np.reshape(played[n] != again[n], adds_shape + (-1,)), -1)
                         for n in scene_actions.COMPONENTS])
     changed = differs.any(0)
-    adds = actions["mode"] == scene_actions.ADD
     self.assertTrue(np.all(differs.sum(0) <= 1))  # one attribute at most ...
     self.assertFalse(differs[0].any())  # ... never the mode ...
     self.assertFalse(np.any(changed & ~adds))  # ... and never a skip
