@@ -215,7 +215,8 @@ def _imitate(config, env_factory, programs, checkpointer):
       if time.monotonic() - last_save >= 60 * config.checkpoint_every_minutes:
         save()
         last_save = time.monotonic()
-    save()
+    if checkpointer.latest_step() != counters["updates"]:  # not just saved (a stop right after)
+      save()
   finally:
     recorder.close()
     writer.close()
