@@ -3,17 +3,21 @@ colour levels per channel, 20 steps) with the small networks and the location he
 warped to the grid's cells and read at the chosen cell (docs/scene_levers.md), 32 channels wide.
 
 Reinforcement learning alone did not teach the scene agent to add objects (docs/scene_levers.md).
-The `mujoco_scenes` agent was first taught the training scenes' programs by behaviour cloning,
-then continued with SPIRAL's learners:
+The `mujoco_scenes` agent was taught the training scenes' programs by behaviour cloning; SPIRAL's
+learners can continue from a cloned agent:
 
   python -m experiments.imitate --config=experiments/configs/mujoco_long.py \
       --workdir=runs/scenes_bc --max_minutes=60                  # --resume continues
   python -m experiments.train --config=experiments/configs/mujoco_long.py \
       --workdir=runs/scenes_rl --config.init_from=runs/scenes_bc
 
-The shipped agent also has the branch's fine path, added in its last cloning stage from an agent
-trained without it (`--config.policy.location_fine_channels=16 --config.init_from=...`; the path
-starts at zero); pass the same override to continue from it.
+The shipped agent also has three parts added in its later cloning stages, each to an agent trained
+without it (each starts at zero): the branch's fine path, the glimpse where the chosen cell lies
+(which reads GRID_HOMOGRAPHY) and the branch's summary for the mode. Pass the same overrides to
+continue from it:
+
+  --config.policy.location_fine_channels=16 --config.policy.location_glimpse=16 \
+  --config.policy.branch_summary=True --config.init_from=mujoco_scenes
 
 Training scenes are the generated train split's first 49,000; scenes 49,000 on are the validation
 scenes (`spiral-jax evaluate --workdir=DIR --split="train[49000:49200]"`), the test split the
