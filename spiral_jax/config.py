@@ -58,8 +58,9 @@ class TrainingConfig:
     init_from: "" (fresh networks), or where a new run's first parameters come from: a training
       run's directory (its newest checkpoint's policy and discriminator) or an agent file / shipped
       agent name (its policy). The networks must have the same shapes (the policy may add the
-      location branch's fine path or the glimpse, which start at zero); optimiser states and counters start
-      afresh. A resumed run ignores it. Configs written before it existed get "".
+      location branch's fine path, the glimpse or the branch's summary, which start at zero);
+      optimiser states and counters start afresh. A resumed run ignores it. Configs written
+      before it existed get "".
     pbt: population-based training's settings (experiments/pbt.py reads them: the mutated
       hyper-parameters' ranges, fitness, population, perturbation interval); a single run ignores
       them. Configs written before it existed get {} (experiments/pbt.py's defaults).

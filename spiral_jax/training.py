@@ -94,8 +94,8 @@ def initialised_from(fresh, source, learner_config):
   """`fresh` (a new LearnerState) with the networks of `source`: a training run's directory (its
   newest checkpoint's policy and discriminator) or an agent (a shipped name or an agent file; its
   policy, and its discriminator where the file carries one). Optimiser states start afresh. The
-  policy may add the location branch's fine path or the glimpse, which the source lacks (they
-  start at zero).
+  policy may add the location branch's fine path, the glimpse or the branch's summary, which the
+  source lacks (they start at zero).
   Raises ValueError naming the first parameters whose shapes differ when the networks do not
   match."""
   return _initialised_from(fresh, source, learner_config)[0]
@@ -171,8 +171,9 @@ def _initialised_from(fresh, source, learner_config):
 
 def _with_grown(fresh_params, params):
   """`params` plus the fresh policy's modules that a source may lack because they start at zero,
-  so that adding them leaves the agent as it was: the location branch's fine path and the glimpse
-  (`PolicyConfig.location_fine_channels`, `location_glimpse`)."""
+  so that adding them leaves the agent as it was: the location branch's fine path, the glimpse and
+  the branch's summary (`PolicyConfig.location_fine_channels`, `location_glimpse`,
+  `branch_summary`)."""
   grown = {module: values for module, values in fresh_params.items()
            if module not in params and policy_lib.is_grown(module)}
   return {**params, **grown} if grown else params

@@ -74,7 +74,8 @@ class PolicyConfig:
   # With the glimpse: the homography (9 numbers, row-major) that takes a cell's (x + 0.5, y + 0.5,
   # 1) to its centre in the image (column, row, scale, in pixels). Empty: the cell's own square
   # of the canvas, as a painting's grid lies on it; a camera's perspective needs its homography
-  # (`experiments/setups.py:scene_glimpse_homography` fits it for MuJoCo Scenes).
+  # (MuJoCo Scenes: the renderer's `SceneRenderer.grid_homography()`, which
+  # `experiments/configs/mujoco_long.py` holds as GRID_HOMOGRAPHY).
   location_glimpse_homography: Tuple[float, ...] = ()
   # With the branch: its features, each channel's largest over the cells, join the decoder's
   # input for the first component through a projection that starts at zero (growable like the
@@ -100,8 +101,9 @@ class PolicyConfig:
       raise ValueError(f"decode_first names a component twice: {self.decode_first!r}.")
 
 
-# The name scopes of the branch's fine path, the glimpse and the branch's summary: the parameters a run may add to an
-# agent trained without them (`spiral_jax.training.start_from`), as their outputs start at zero.
+# The name scopes of the branch's fine path, the glimpse and the branch's summary: the parameters
+# a run may add to an agent trained without them (`spiral_jax.training.initialised_from`), as
+# their outputs start at zero.
 FINE_SCOPE = "fine"
 GLIMPSE_SCOPE = "glimpse"
 SUMMARY_SCOPE = "summary"
