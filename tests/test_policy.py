@@ -262,12 +262,6 @@ class PolicyTest(parameterized.TestCase):
     self.assertEqual(policy_lib.glimpse_corners(jnp.array([4 * 16 + 3]), (16, 16), (32, 32),
                                                 glimpse).tolist(), [[7 + 4, 5 + 4]])
 
-    def weights(first, later):
-      # Score the end point alone (decoded after the control point), or everything after it.
-      return {"control": jnp.zeros((1, 1)), "end": jnp.full((1, 1), first),
-              "flag": jnp.full((1, 1), later), "size": jnp.full((1, 1), later),
-              "pressure": jnp.full((1, 1), later)}
-
     def log_prob(target, score):
       inputs = jax.tree.map(lambda x: x[None], policy.dummy_inputs((1,))._replace(
           target=target))
@@ -278,7 +272,9 @@ class PolicyTest(parameterized.TestCase):
     blank = jnp.ones((1, 32, 32, 1))
     inside = blank.at[0, 9, 6].set(0.0)   # in the end point's glimpse
     outside = blank.at[0, 1, 30].set(0.0)  # in no glimpse, and far from both points
-    after_end = weights(0.0, 1.0)
+    # Score what is decoded after the end point (the end point comes after the control point).
+    after_end = {"control": jnp.zeros((1, 1)), "end": jnp.zeros((1, 1)), "flag": jnp.ones((1, 1)),
+                 "size": jnp.ones((1, 1)), "pressure": jnp.ones((1, 1))}
     # What comes after the end point reads its glimpse: a pixel inside it moves those log-probs
     # by more than one outside it does (which reaches them only through the torso and branch).
     moved_inside = abs(log_prob(inside, after_end) - log_prob(blank, after_end))

@@ -284,7 +284,8 @@ class _Network(hk.Module):
     return maps
 
   def _torso(self, inputs):
-    """(N, H, W, C) frames -> ((N, fc_size) features, skip maps or None)."""
+    """(N, H, W, C) frames -> ((N, fc_size) features, skip maps or None, (N, H, W, C') the input
+    planes: the canvas and, for a conditional policy, the target)."""
     c = self._config
     canvas = inputs.canvas.astype(jnp.float32)
     if self._blind:
@@ -292,9 +293,10 @@ class _Network(hk.Module):
     planes = [canvas]
     if self._conditional:
       planes.append(inputs.target.astype(jnp.float32))
+    planes = jnp.concatenate(planes, axis=-1)
     skips = None
     if c.location_skip_channels:
-      skips = self._skip_maps(jnp.concatenate(planes, axis=-1))
+      skips = self._skip_maps(planes)
     coordinates = None
     if c.coordinate_channels:
       # A conv is linear, so the coordinate channels' share is one constant map, computed once
@@ -303,7 +305,7 @@ class _Network(hk.Module):
       ys, xs = jnp.meshgrid(jnp.linspace(-1, 1, h), jnp.linspace(-1, 1, w), indexing="ij")
       coordinates = _first_conv(jnp.stack([xs, ys], -1)[None], c, "coordinate_conv",
                                 with_bias=False)[0]
-    x = jnp.concatenate(planes, axis=-1)
+    x = planes
     downs = [conv.Conv2D(c.torso_channels, 4, stride=2, name=f"down_{i}")
              for i in range(c.num_downsamples)]
     if c.first_stride == 1 and downs:
@@ -326,7 +328,7 @@ class _Network(hk.Module):
       x = _residual(x, c.torso_channels, f"res_{i}")
     x = jax.nn.relu(x)
     features = jax.nn.relu(hk.Linear(c.fc_size, name="fc")(x.reshape(x.shape[0], -1)))
-    return features, skips, jnp.concatenate(planes, axis=-1)
+    return features, skips, planes
 
   def _summary(self, skips, out_size):
     """The branch's summary for the decoder (see `PolicyConfig.branch_summary`): (N, out_size),
