@@ -7,6 +7,8 @@ through the real renderer (`spiral_jax.imitation`). The run directory is a train
       --workdir=runs/scenes_bc --max_minutes=60           # --resume continues
   python -m experiments.imitate --config=experiments/configs/mnist_long.py \
       --workdir=runs/strokes_bc --max_minutes=60          # random stroke programs
+  python -m experiments.imitate --config=experiments/configs/mnist_long.py \
+      --workdir=runs/traced_bc --traced=runs/traced.npz   # programs traced from digits
 
 Two sources of programs:
   * MuJoCo Scenes: the generated dataset's own programs. A thread records batches of
@@ -15,7 +17,9 @@ Two sources of programs:
   * the JAX painting renderer (env.name "jax_paint"): random stroke programs shaped like
     handwriting (`environments.stroke_programs`), no dataset needed; their canvases and targets
     are rendered on the device. The agent learns to redraw pictures that strokes made, and paints
-    digits or characters it never saw as such.
+    digits or characters it never saw as such;
+  * the same renderer with --traced=FILE: programs traced from pictures' ink
+    (`experiments.trace_expert --out=FILE`), each with its picture as the target.
 
 Checkpoints every config.checkpoint_every_minutes and at the end (SIGTERM or Ctrl-C stops
 cleanly). Counters: "updates" and "frames" count the cloning updates and the demonstration steps
@@ -61,6 +65,9 @@ flags.DEFINE_integer("scenes", 49000, "Learn from the training split's first thi
 flags.DEFINE_float("noise", 0.0, "The share of demonstrated objects placed with one attribute "
                    "changed at random, or of strokes ending a cell off (the program goes on as "
                    "if it were right).")
+flags.DEFINE_string("traced", None, "Painting only: learn from the programs traced from "
+                    "pictures in this file (`python -m experiments.trace_expert --out=FILE`) "
+                    "instead of random stroke programs.")
 flags.DEFINE_integer("log_every", 20, "Write a metrics record every this many updates.")
 
 
@@ -113,10 +120,12 @@ class _DeviceRecorder:
     self._rollout = jax.jit(functools.partial(imitation.scripted_rollout, functional_env, policy))
 
   def get(self):
-    actions, weights, played = self._programs(self._batch_size, self._noise, self._rng)
+    programs = self._programs(self._batch_size, self._noise, self._rng)
+    actions, weights, played = programs[:3]
+    target = programs[3] if len(programs) > 3 else None  # traced programs come with pictures
     # without noise the programs are played as written: their targets are rendered once
-    return imitation.Demonstrations(self._rollout(actions, played if self._noise else None),
-                                    weights)
+    return imitation.Demonstrations(
+        self._rollout(actions, played if self._noise else None, target), weights)
 
   def close(self):
     self._programs.close()
@@ -133,7 +142,7 @@ def main(argv):
   if not 0.0 <= FLAGS.noise <= 1.0:
     raise app.UsageError(f"--noise is a probability in [0, 1], got {FLAGS.noise}.")
   try:
-    env_factory, programs = setups.demonstrations(config)
+    env_factory, programs = setups.demonstrations(config, FLAGS.traced)
   except ValueError as e:
     raise app.UsageError(str(e)) from None
   checkpointer = checkpoint_lib.Checkpointer(os.path.join(FLAGS.workdir, "checkpoints"),

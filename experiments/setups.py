@@ -104,13 +104,20 @@ def make_setup(config, with_labels=False, load_data=True, in_memory=False):
   return (setup, labels) if with_labels else setup
 
 
-def demonstrations(config):
+def demonstrations(config, traced=None):
   """What behaviour cloning (`experiments.imitate`) needs of a run config's environment and data:
   (env_factory, programs). For MuJoCo Scenes, programs is a `ScenePrograms` (the generated
   training scenes' own programs, played through `env_factory`'s renderer); for the JAX painting
   renderer a `StrokePrograms` (random stroke programs, rendered on the device: env_factory is
-  None). Other set-ups raise ValueError."""
+  None), or with `traced` (a file of `experiments.trace_expert --out`) the programs traced from
+  its pictures (`traced_programs.Demonstrations`). Other set-ups raise ValueError."""
+  if traced and config.env.name != "jax_paint":
+    raise ValueError("Traced programs are for the JAX painting renderer (env.name 'jax_paint'); "
+                     f"this run has {config.env.name!r}.")
   if config.env.name == "jax_paint":
+    if traced:
+      from environments import traced_programs  # pylint: disable=import-outside-toplevel
+      return None, traced_programs.Demonstrations(traced, paint_config(config.env))
     return None, StrokePrograms(paint_config(config.env))
   if config.env.name != "mujoco_scenes" or config.data.name != "mujoco_scenes":
     raise ValueError("Behaviour cloning needs programs to learn from: the generated MuJoCo Scenes "

@@ -60,13 +60,15 @@ def scripted_step(actions: Dict[str, np.ndarray]):
 
 
 def scripted_rollout(env, policy, actions: Dict[str, chex.Array],
-                     played: Optional[Dict[str, chex.Array]] = None) -> trajectory_lib.Trajectory:
+                     played: Optional[Dict[str, chex.Array]] = None,
+                     target: Optional[chex.Array] = None) -> trajectory_lib.Trajectory:
   """Demonstrations rendered by a functional environment (`anakin.FunctionalEnv`): a batch-major
   `Trajectory` (B, T, ...) for `actions` ({component: (B, T, ...)}, one program per row, T the
-  environment's episode length) whose target is the final canvas `actions` draw and whose
-  canvases, previous actions and action masks are those of playing `played` (default: the
-  actions themselves; a perturbed copy shows the policy canvases that are not exact prefixes of
-  its target). Pure: jit it with `env` and `policy` bound."""
+  environment's episode length) whose target is `target` (B, H, W, C) if given (a picture the
+  program was written for), else the final canvas `actions` draw, and whose canvases, previous
+  actions and action masks are those of playing `played` (default: the actions themselves; a
+  perturbed copy shows the policy canvases that are not exact prefixes of its target). Pure: jit
+  it with `env` and `policy` bound."""
   batch, steps = jax.tree.leaves(actions)[0].shape[:2]
   if steps != env.episode_length:
     raise ValueError(f"The programs have {steps} steps; the environment's episodes "
@@ -89,7 +91,8 @@ def scripted_rollout(env, policy, actions: Dict[str, chex.Array],
     return carry[1].observation["canvas"], records
 
   final, (canvas, prev_action, mask, first) = play(actions if played is None else played)
-  target = final if played is None else play(actions)[0]
+  if target is None:
+    target = final if played is None else play(actions)[0]
   batch_major = lambda x: jnp.swapaxes(x, 0, 1)
   return trajectory_lib.Trajectory(
       canvas=batch_major(canvas), prev_action=jax.tree.map(batch_major, prev_action),

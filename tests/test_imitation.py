@@ -238,6 +238,12 @@ class StrokeProgramsTest(absltest.TestCase):
     exact = jax.jit(functools.partial(imitation.scripted_rollout, functional, policy))(actions)
     np.testing.assert_allclose(exact.final_canvas, traj.target, atol=1e-5)
     np.testing.assert_allclose(exact.target, traj.target, atol=1e-5)
+    # a program written for a picture (traced from it): that picture is the target
+    picture = jnp.full_like(traj.target, 0.5)
+    given = jax.jit(functools.partial(imitation.scripted_rollout, functional, policy))(
+        actions, played, picture)
+    np.testing.assert_array_equal(given.target, picture)
+    np.testing.assert_allclose(given.canvas, traj.canvas, atol=1e-6)
     env.close()
 
 

@@ -1,0 +1,82 @@
+"""How well programs traced from the target's own ink paint it (not in the paper): the expert
+that behaviour cloning of traced programs would copy, measured like an agent.
+
+  python -m experiments.trace_expert --data_dir=/data/mnist --split='train[55000:56000]'
+  python -m experiments.trace_expert --config=experiments/configs/mnist_conditional.py:small \
+      --data_dir=/data/mnist --split='train[55000:56000]'
+  python -m experiments.trace_expert --data_dir=/data/mnist --split='train[:10000]' \
+      --out=runs/traced.npz       # demonstrations for `experiments.imitate --traced=...`
+
+For each picture, `environments.traced_programs.best_programs` thins its ink to a skeleton, walks
+the skeleton as pen-down runs, fits quadratic strokes on the config's grid within the episode's
+steps, and keeps, of each tolerance x brush size x pressure, the program whose JAX rendering is
+closest to the picture. The expert sees its target's pixels, so its figures bound what copying it
+could reach. The last line is one JSON object: `l2_mean`, `l2_ci95`, `recognised` (MNIST's
+classifier, for MNIST), `blank_l2`, `num_images`, `strokes_mean` (painted strokes per program).
+"""
+
+import json
+import os
+
+from absl import app
+from absl import flags
+import numpy as np
+from ml_collections import config_flags
+
+from environments import traced_programs
+from experiments import setups
+from spiral_jax import classifier as classifier_lib
+from spiral_jax import evaluation
+from spiral_jax.data import datasets
+
+FLAGS = flags.FLAGS
+config_flags.DEFINE_config_file(
+    "config", os.path.join(os.path.dirname(__file__), "configs", "mnist_long.py"),
+    "A painting config (grey canvas): its canvas, grid, steps, sizes and pressures.")
+flags.DEFINE_string("dataset", "", "The pictures: mnist (default with --data_dir), mnist_sample "
+                    "(the shipped sample; default without), or any grey dataset the loaders know "
+                    "(omniglot, folder, ...).")
+flags.DEFINE_string("data_dir", None, "Where the dataset is (for MNIST, the IDX files).")
+flags.DEFINE_string("split", "train[55000:56000]", "Which pictures (default: the validation "
+                    "digits the agents never train on).")
+flags.DEFINE_list("tolerances", ["1.0", "1.5", "2.5"], "How far (pixels) a stroke may stray from "
+                  "the skeleton; one candidate program per tolerance, size and pressure.")
+flags.DEFINE_list("sizes", [], "Brush size indices to try (default: all of the config's).")
+flags.DEFINE_list("pressures", [], "Pressure indices to try (default: all of the config's).")
+flags.DEFINE_string("out", None, "Also write the programs and their targets to this .npz: "
+                    "demonstrations for `experiments.imitate --traced=FILE`.")
+
+
+def main(argv):
+  del argv
+  config = FLAGS.config
+  if config.env.name not in ("jax_paint", "libmypaint"):
+    raise app.UsageError("trace_expert traces pictures for a painting config.")
+  paint = setups.paint_config(config.env)
+  if not paint.grayscale:
+    raise app.UsageError("trace_expert writes programs for grey canvases (black ink).")
+  try:
+    tolerances = [float(t) for t in FLAGS.tolerances]
+    sizes = [int(v) for v in FLAGS.sizes] or None
+    pressures = [int(v) for v in FLAGS.pressures] or None
+    dataset = FLAGS.dataset or ("mnist" if FLAGS.data_dir else "mnist_sample")
+    images, labels = datasets.load_labelled(dataset, FLAGS.data_dir, FLAGS.split,
+                                            paint.canvas_size, None, True)
+  except (ValueError, OSError) as e:
+    raise app.UsageError(str(e)) from None
+  actions, weights, renders, _ = traced_programs.best_programs(images, paint, tolerances, sizes,
+                                                              pressures)
+  if FLAGS.out:
+    traced_programs.save(FLAGS.out, paint, actions, weights, images)
+  summary = evaluation.l2_summary(renders, images)
+  blank = evaluation.l2_summary(np.ones_like(images), images)
+  figures = {"l2_mean": summary["l2_mean"], "l2_ci95": summary["l2_ci95"]}
+  if labels is not None:
+    figures["recognised"] = classifier_lib.recognised(classifier_lib.load(), renders, labels)
+  figures.update(blank_l2=blank["l2_mean"], num_images=int(len(images)),
+                 strokes_mean=float(np.mean(np.sum(actions["flag"] == 1, axis=1))))
+  print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+  app.run(main)
