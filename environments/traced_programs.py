@@ -181,8 +181,8 @@ def trace(image, config, tolerance=1.5, size=1, pressure=None, threshold=0.5, mi
               for run in runs]
     if sum(1 + len(strokes) for _, strokes in pieces) <= steps:
       break
-    if tolerance < 4 * scale or len(runs) == 1:
-      tolerance *= 1.5
+    if tolerance < 4 * scale or (len(runs) == 1 and tolerance < 2 * config.canvas_size):
+      tolerance *= 1.5  # (at twice the canvas' size, any run is one stroke)
     else:
       runs = runs[:-1]  # the shortest run does not fit: dropped
   _, move, paint = paint_actions.action_masks(config)
@@ -217,21 +217,34 @@ def trace(image, config, tolerance=1.5, size=1, pressure=None, threshold=0.5, mi
 
 
 def best_programs(images, config, tolerances=(1.0, 1.5, 2.5), sizes=None, pressures=None,
-                  batch_size=256, extend_back=2):
+                  batch_size=256, extend_back=2, trace_images=None):
   """The expert: for each picture (N, H, W, 1), of the programs `trace` writes with each
   tolerance x brush size x pressure, the one whose JAX rendering is closest in l2.
   -> (actions {component: (N, T, ...)}, weights {component: (N, T)}, renders (N, H, W, 1),
-  l2 (N,)). Sizes and pressures default to all of the config's."""
+  l2 (N,)). Sizes and pressures default to all of the config's. `trace_images`: the same
+  pictures at a larger size (N, S, S, 1), traced there (programs live on the grid, so they hold at
+  any canvas size; a small canvas' skeleton is coarse), tolerances in the larger size's pixels."""
   images = np.asarray(images, np.float32)
   if images.ndim != 4 or images.shape[-1] != 1:
     raise ValueError(f"best_programs takes grey pictures (N, H, W, 1), got {images.shape}.")
+  traced_config = config
+  if trace_images is None:
+    trace_images = images
+  else:
+    trace_images = np.asarray(trace_images, np.float32)
+    if trace_images.ndim != 4 or len(trace_images) != len(images) or \
+        trace_images.shape[1] != trace_images.shape[2]:
+      raise ValueError(f"trace_images must be the {len(images)} pictures at one square size "
+                       f"(N, S, S, 1), got {trace_images.shape}.")
+    traced_config = config.scaled(trace_images.shape[1])
   sizes = range(len(config.brush_sizes)) if sizes is None else sizes
   pressures = range(config.pressure_levels) if pressures is None else pressures
   params = jax_paint.default_params(config)
   render = jax.jit(jax.vmap(lambda a: jax_paint.render_actions(a, params)))
   best = None
   for tolerance in tolerances:
-    skeletons = [trace(image, config, tolerance, extend_back=extend_back) for image in images]
+    skeletons = [trace(image, traced_config, tolerance, extend_back=extend_back)
+                 for image in trace_images]
     for size, pressure in itertools.product(sizes, pressures):
       programs = [_restyled(a, w, size, pressure) for a, w in skeletons]
       actions = {c: np.stack([a[c] for a, _ in programs]) for c in config.components}

@@ -43,6 +43,8 @@ flags.DEFINE_list("tolerances", ["1.0", "1.5", "2.5"], "How far (pixels) a strok
                   "the skeleton; one candidate program per tolerance, size and pressure.")
 flags.DEFINE_list("sizes", [], "Brush size indices to try (default: all of the config's).")
 flags.DEFINE_list("pressures", [], "Pressure indices to try (default: all of the config's).")
+flags.DEFINE_integer("trace_size", 64, "Trace the pictures at this size when the canvas is "
+                     "smaller (a finer skeleton; the programs are the same on any canvas).")
 flags.DEFINE_string("out", None, "Also write the programs and their targets to this .npz: "
                     "demonstrations for `experiments.imitate --traced=FILE`.")
 
@@ -62,10 +64,14 @@ def main(argv):
     dataset = FLAGS.dataset or ("mnist" if FLAGS.data_dir else "mnist_sample")
     images, labels = datasets.load_labelled(dataset, FLAGS.data_dir, FLAGS.split,
                                             paint.canvas_size, None, True)
+    trace_images = None
+    if FLAGS.trace_size > paint.canvas_size:
+      trace_images, _ = datasets.load_labelled(dataset, FLAGS.data_dir, FLAGS.split,
+                                               FLAGS.trace_size, None, True)
   except (ValueError, OSError) as e:
     raise app.UsageError(str(e)) from None
-  actions, weights, renders, _ = traced_programs.best_programs(images, paint, tolerances, sizes,
-                                                              pressures)
+  actions, weights, renders, _ = traced_programs.best_programs(
+      images, paint, tolerances, sizes, pressures, trace_images=trace_images)
   if FLAGS.out:
     traced_programs.save(FLAGS.out, paint, actions, weights, images)
   summary = evaluation.l2_summary(renders, images)

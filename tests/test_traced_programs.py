@@ -2,6 +2,7 @@
 picture the JAX renderer painted back into a program that repaints it, the best-of-candidates
 expert, the demonstrations file, and `python -m experiments.trace_expert`."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -95,6 +96,11 @@ class TracedProgramsTest(absltest.TestCase):
     self.assertEqual(flags[:last + 1].count(paint_actions.MOVE), 2)  # both zigzags drawn
     self.assertLess(l2(render(SMALL, traced), picture),
                     0.5 * l2(np.ones_like(picture), picture))
+    # two steps hold one stroke: the longer zigzag, as one curve; one step holds none
+    two, _ = traced_programs.trace(picture, dataclasses.replace(SMALL, episode_length=2))
+    self.assertEqual(two["flag"].tolist(), [paint_actions.MOVE, paint_actions.PAINT])
+    one, _ = traced_programs.trace(picture, dataclasses.replace(SMALL, episode_length=1))
+    self.assertEqual(one["flag"].tolist(), [paint_actions.MOVE])
 
   def test_the_expert_keeps_the_closest_candidate(self):
     pictures = np.stack([render(PAINT, program(PAINT, SEVEN)),
