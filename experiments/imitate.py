@@ -120,10 +120,9 @@ class _DeviceRecorder:
     self._rollout = jax.jit(functools.partial(imitation.scripted_rollout, functional_env, policy))
 
   def get(self):
-    programs = self._programs(self._batch_size, self._noise, self._rng)
-    actions, weights, played = programs[:3]
-    target = programs[3] if len(programs) > 3 else None  # traced programs come with pictures
-    # without noise the programs are played as written: their targets are rendered once
+    actions, weights, played, target = self._programs(self._batch_size, self._noise, self._rng)
+    # target: a traced program's picture, or None (random programs: what they draw); without
+    # noise the programs are played as written, and what they draw is rendered once
     return imitation.Demonstrations(
         self._rollout(actions, played if self._noise else None, target), weights)
 

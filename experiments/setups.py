@@ -135,14 +135,15 @@ def demonstrations(config, traced=None):
 
 class StrokePrograms:
   """Random stroke programs for a painting config (`environments.stroke_programs`):
-  programs(n, noise, rng) gives (actions, weights, played), each {component: (n, T, ...)}."""
+  programs(n, noise, rng) gives (actions, weights, played, None), actions, weights and played
+  {component: (n, T, ...)}; no targets: a random program's target is what it draws."""
 
   def __init__(self, paint):
     self.config = paint
 
   def __call__(self, n, noise=0.0, rng=None):
     from environments import stroke_programs  # pylint: disable=import-outside-toplevel
-    return stroke_programs.sample(rng, self.config, n, noise)
+    return (*stroke_programs.sample(rng, self.config, n, noise), None)
 
   def close(self):
     pass
