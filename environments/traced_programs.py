@@ -17,6 +17,7 @@ straight on through junctions, greedy Bezier fitting.
 
 import itertools
 import os
+from typing import NamedTuple
 import zipfile
 
 import jax
@@ -25,6 +26,20 @@ import numpy as np
 from environments import jax_paint
 from environments import paint_actions
 
+
+class Shipped(NamedTuple):
+  """Traced programs shipped with the package, without their targets: the pictures are the
+  dataset split's, in order, at the canvas size (the caller loads them)."""
+  path: str
+  dataset: str
+  split: str
+
+
+# Traced from the shipped MNIST sample's 10,000 training digits for the main job's set-up (32x32
+# canvas, 16x16 grid, 10 steps); environments/data/README.md says how.
+SHIPPED = {"mnist_sample": Shipped(
+    os.path.join(os.path.dirname(__file__), "data", "mnist_sample_traced.npz"), "mnist_sample",
+    "train")}
 _OFFSETS = ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))  # P2..P9
 
 
@@ -271,16 +286,23 @@ def _restyled(actions, weights, size, pressure):
   return actions, weights
 
 
-def save(path, config, actions, weights, targets):
-  """Writes traced programs (`best_programs`' actions and weights) and their targets (uint8) to
-  an .npz, with the painting set-up they were written for; atomically."""
-  arrays = {f"action/{c}": np.asarray(v, np.int32) for c, v in actions.items()}
+def save(path, config, actions, weights, targets=None):
+  """Writes traced programs (`best_programs`' actions and weights) and their targets (uint8; None
+  leaves them out: the reader then supplies the pictures) to a compressed .npz, with the painting
+  set-up they were written for; atomically."""
+  arrays = {f"action/{c}": np.asarray(v, _smallest_int(v)) for c, v in actions.items()}
   arrays.update({f"weight/{c}": np.asarray(v, np.float32) for c, v in weights.items()})
-  arrays["targets"] = np.rint(np.clip(np.asarray(targets), 0, 1) * 255).astype(np.uint8)
+  if targets is not None:
+    arrays["targets"] = np.rint(np.clip(np.asarray(targets), 0, 1) * 255).astype(np.uint8)
   arrays["setup"] = np.asarray(_setup(config), np.int64)
   tmp = path + ".tmp.npz"
-  np.savez(tmp, **arrays)
+  np.savez_compressed(tmp, **arrays)
   os.replace(tmp, path)
+
+
+def _smallest_int(values):
+  values = np.asarray(values)
+  return np.result_type(np.min_scalar_type(values.min()), np.min_scalar_type(values.max()))
 
 
 def _setup(config):
@@ -292,9 +314,10 @@ class Demonstrations:
   """Traced programs from `save`'s file for a painting config: programs(n, noise, rng) draws n at
   random: (actions, weights, played, targets), actions, weights and played {component:
   (n, T, ...)}, targets (n, H, W, 1) float32. With `noise`, each stroke's end is played, with that
-  probability, one cell off in a random direction (the program goes on from there)."""
+  probability, one cell off in a random direction (the program goes on from there). `targets`
+  (N, H, W, 1) in [0, 1]: the pictures, for a file saved without them (`SHIPPED`)."""
 
-  def __init__(self, path, config):
+  def __init__(self, path, config, targets=None):
     self.config = config
     try:
       with np.load(path) as f:
@@ -302,7 +325,7 @@ class Demonstrations:
     except (OSError, EOFError, ValueError, zipfile.BadZipFile) as e:
       raise ValueError(f"Cannot read traced programs from {path}: {e}") from None
     missing = [c for c in config.components if f"action/{c}" not in arrays]
-    if missing or "targets" not in arrays or "setup" not in arrays:
+    if missing or "setup" not in arrays:
       raise ValueError(f"{path} is not a file of traced programs (write one with "
                        "`python -m experiments.trace_expert --out=...`).")
     if arrays["setup"].tolist() != _setup(config):
@@ -310,9 +333,19 @@ class Demonstrations:
           f"{path} was traced for canvas, grid, steps, sizes, pressures "
           f"{arrays['setup'].tolist()}, the config has {_setup(config)}: trace again with this "
           "config.")
-    self._actions = {c: arrays[f"action/{c}"] for c in config.components}
+    if "targets" in arrays:
+      targets = arrays["targets"]
+    elif targets is None:
+      raise ValueError(f"{path} holds programs without their pictures: give them (targets=).")
+    else:
+      targets = np.rint(np.clip(np.asarray(targets), 0, 1) * 255).astype(np.uint8)
+    count = len(arrays[f"action/{config.components[0]}"])
+    if len(targets) != count or targets.shape[1:3] != (config.canvas_size,) * 2:
+      raise ValueError(f"{path} holds {count} programs for {config.canvas_size}x"
+                       f"{config.canvas_size} pictures; the pictures given are {targets.shape}.")
+    self._actions = {c: arrays[f"action/{c}"].astype(np.int32) for c in config.components}
     self._weights = {c: arrays[f"weight/{c}"] for c in config.components}
-    self._targets = arrays["targets"]
+    self._targets = targets
 
   def __len__(self):
     return len(self._targets)

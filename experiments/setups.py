@@ -109,15 +109,22 @@ def demonstrations(config, traced=None):
   (env_factory, programs). For MuJoCo Scenes, programs is a `ScenePrograms` (the generated
   training scenes' own programs, played through `env_factory`'s renderer); for the JAX painting
   renderer a `StrokePrograms` (random stroke programs, rendered on the device: env_factory is
-  None), or with `traced` (a file of `experiments.trace_expert --out`) the programs traced from
-  its pictures (`traced_programs.Demonstrations`). Other set-ups raise ValueError."""
+  None), or with `traced` (a file of `experiments.trace_expert --out`, or the name of programs
+  that ship, `traced_programs.SHIPPED`) the programs traced from its pictures
+  (`traced_programs.Demonstrations`). Other set-ups raise ValueError."""
   if traced and config.env.name != "jax_paint":
     raise ValueError("Traced programs are for the JAX painting renderer (env.name 'jax_paint'); "
                      f"this run has {config.env.name!r}.")
   if config.env.name == "jax_paint":
     if traced:
       from environments import traced_programs  # pylint: disable=import-outside-toplevel
-      return None, traced_programs.Demonstrations(traced, paint_config(config.env))
+      paint = paint_config(config.env)
+      shipped = traced_programs.SHIPPED.get(traced)
+      if shipped is None:
+        return None, traced_programs.Demonstrations(traced, paint)
+      pictures, _ = datasets.load_labelled(shipped.dataset, None, shipped.split,
+                                           paint.canvas_size, None, True)
+      return None, traced_programs.Demonstrations(shipped.path, paint, pictures)
     return None, StrokePrograms(paint_config(config.env))
   if config.env.name != "mujoco_scenes" or config.data.name != "mujoco_scenes":
     raise ValueError("Behaviour cloning needs programs to learn from: the generated MuJoCo Scenes "

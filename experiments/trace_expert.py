@@ -47,6 +47,9 @@ flags.DEFINE_integer("trace_size", 64, "Trace the pictures at this size when the
                      "smaller (a finer skeleton; the programs are the same on any canvas).")
 flags.DEFINE_string("out", None, "Also write the programs and their targets to this .npz: "
                     "demonstrations for `experiments.imitate --traced=FILE`.")
+flags.DEFINE_bool("with_targets", True, "Write the pictures into --out as well (--nowith_targets: "
+                  "only the programs, for a dataset whose loader gives the pictures again; "
+                  "environments.traced_programs.SHIPPED).")
 
 
 def main(argv):
@@ -73,7 +76,8 @@ def main(argv):
   actions, weights, renders, _ = traced_programs.best_programs(
       images, paint, tolerances, sizes, pressures, trace_images=trace_images)
   if FLAGS.out:
-    traced_programs.save(FLAGS.out, paint, actions, weights, images)
+    traced_programs.save(FLAGS.out, paint, actions, weights,
+                         images if FLAGS.with_targets else None)
   summary = evaluation.l2_summary(renders, images)
   blank = evaluation.l2_summary(np.ones_like(images), images)
   figures = {"l2_mean": summary["l2_mean"], "l2_ci95": summary["l2_ci95"]}
