@@ -1,12 +1,14 @@
 """Trains a SPIRAL agent: wires an environment and a dataset to `spiral_jax.training`.
 
-  python -m experiments.train                                  # small conditional MNIST, <= 10 min
+  python -m experiments.train                                  # the main job, <= 10 min
   python -m experiments.train --config=experiments/configs/mnist_conditional.py:paper \
       --data_dir=/data/mnist --workdir=runs/mnist
   python -m experiments.train --workdir=runs/mnist --resume     # continue from the last checkpoint
   python -m experiments.train --config.max_minutes=30 --config.learner.batch_size=32
 
-Outputs in --workdir: checkpoints/, metrics.jsonl, metrics.csv, tensorboard/, learning_curve.png,
+The main job (experiments/configs/mnist_main.py) first clones programs traced from the sample's
+training digits in --workdir/imitation (config.imitation), then SPIRAL's learners start from the
+clone for the minutes left. Outputs in --workdir: checkpoints/, metrics.jsonl, metrics.csv, tensorboard/, learning_curve.png,
 reconstructions.png (conditional) or samples.png.
 
 Several hosts (e.g. a TPU VM pod, or CPU machines): run the same command on every host with
@@ -24,11 +26,12 @@ from absl import logging
 import jax
 from ml_collections import config_flags
 
+from experiments import cloning
 from experiments import setups
 from spiral_jax import host_memory
 from spiral_jax import training
 
-DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "configs", "mnist_conditional.py")
+DEFAULT_CONFIG = os.path.join(os.path.dirname(__file__), "configs", "mnist_main.py")
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file("config", f"{DEFAULT_CONFIG}:small",
                                 "An experiment config file and size, e.g. "
@@ -54,6 +57,12 @@ def main(argv):
     if config.data.name == "mnist_sample":
       config.data.name = "mnist"
     config.data.data_dir = FLAGS.data_dir
+  try:
+    config = _imitation_phase(config, FLAGS.workdir, FLAGS.resume)
+  except ValueError as e:
+    raise app.UsageError(str(e)) from None
+  if config is None:
+    return
   setup = setups.make_setup(config)
   logging.info("Training %s on %d %s images, %d device(s), workdir %s", config.env.name,
                len(setup.images), config.data.name, jax.device_count(), FLAGS.workdir)
@@ -63,6 +72,51 @@ def main(argv):
       print(f"Stopped by a signal: checkpoint at update {summary['updates']} in "
             f"{FLAGS.workdir}; continue with --resume.", file=sys.stderr)
     print(json.dumps({k: v for k, v in summary.items()}))
+
+
+def _imitation_phase(config, workdir, resume):
+  """With config.imitation.updates, the run's first phase: behaviour cloning of the configured
+  programs (`experiments.cloning`) in workdir/imitation, within max_minutes. Returns the config
+  for SPIRAL's phase, which starts from the cloned policy (init_from) for the minutes left, or
+  None if a signal stopped the cloning (it is checkpointed; --resume continues it)."""
+  section = config.imitation
+  if not section.updates:
+    return config
+  clone_dir = os.path.join(workdir, "imitation")
+  rl_started = os.path.isdir(os.path.join(workdir, "checkpoints"))
+  if resume and rl_started:
+    return _after_cloning(config, clone_dir)
+  if not resume and (rl_started or os.path.isdir(clone_dir)):
+    raise ValueError(f"{workdir} already holds a run: continue it with --resume or choose a new "
+                     "--workdir.")
+  settings = cloning.Cloning(
+      updates=section.updates, max_minutes=config.max_minutes,
+      learning_rate=section.learning_rate, learning_rate_final=section.learning_rate_final,
+      batch_size=section.batch_size, noise=section.noise)
+  print(f"Behaviour cloning of {section.programs!r} for up to {section.updates} updates, in "
+        f"{clone_dir}", file=sys.stderr)
+  try:
+    summary = cloning.clone(config, section.programs or None, clone_dir, settings, resume=resume)
+  except ValueError as e:
+    raise ValueError(f"The cloning phase: {e} (Or train without it: "
+                     "--config.imitation.updates=0.)") from None
+  if summary["stopped_by_signal"]:
+    print(f"Stopped by a signal while cloning: checkpoint at update {summary['updates']} in "
+          f"{clone_dir}; continue with --resume.", file=sys.stderr)
+    return None
+  config = _after_cloning(config, clone_dir)
+  if config.max_minutes:
+    config.max_minutes = max(config.max_minutes - summary["elapsed_s"] / 60, 0.05)
+  return config
+
+
+def _after_cloning(config, clone_dir):
+  """The config of SPIRAL's phase after cloning: it starts from the clone (a resumed run ignores
+  init_from; it is kept for the record), the policy at the imitation section's learning rate (0:
+  held still, D alone learns)."""
+  config.init_from = clone_dir
+  config.learner.policy_learning_rate = config.imitation.spiral_learning_rate
+  return config
 
 
 if __name__ == "__main__":

@@ -64,6 +64,9 @@ class TrainingConfig:
     pbt: population-based training's settings (experiments/pbt.py reads them: the mutated
       hyper-parameters' ranges, fitness, population, perturbation interval); a single run ignores
       them. Configs written before it existed get {} (experiments/pbt.py's defaults).
+    imitation: a first phase of behaviour cloning before SPIRAL's learners (experiments/train.py
+      reads it: the demonstrations, updates, learning rate ...); the library only records it.
+      Configs written before it existed get {} (no cloning).
   """
   size: str
   seed: int
@@ -91,6 +94,7 @@ class TrainingConfig:
   env_timeout_s: float = ENV_TIMEOUT_S
   init_from: str = ""
   pbt: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  imitation: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
   def __post_init__(self):
     if self.mode not in MODES:
@@ -119,6 +123,7 @@ class TrainingConfig:
     raw.setdefault("env_timeout_s", ENV_TIMEOUT_S)  # runs and agents from before it existed
     raw.setdefault("init_from", "")
     raw.setdefault("pbt", {})
+    raw.setdefault("imitation", {})
     _check_keys(raw, _field_types(cls), "the run config")
     values = dict(raw)
     nested = {"policy": policy_lib.PolicyConfig, "discriminator": disc_lib.DiscriminatorConfig,
@@ -140,6 +145,7 @@ class TrainingConfig:
     values["env"] = _freeze(values["env"])
     values["data"] = _freeze(values["data"])
     values["pbt"] = _freeze(values["pbt"])
+    values["imitation"] = _freeze(values["imitation"])
     return cls(**values)
 
   def to_dict(self) -> dict:

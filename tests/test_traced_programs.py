@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 from absl.testing import absltest
+import jax
 import numpy as np
 
 from environments import jax_paint
@@ -17,6 +18,7 @@ from environments import traced_programs
 from experiments import setups
 from experiments.configs import mnist_conditional
 from experiments.configs import mnist_long
+from spiral_jax import training
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAINT = setups.paint_config(mnist_long.get_config().env)  # 64x64, 32x32 grid, 20 steps
@@ -156,6 +158,29 @@ class TracedProgramsTest(absltest.TestCase):
     np.savez(other, x=np.zeros(3))
     with self.assertRaisesRegex(ValueError, "not a file of traced programs"):
       traced_programs.Demonstrations(other, PAINT)
+    # programs saved without their pictures: the reader gives them, as many as the programs
+    bare = os.path.join(self.create_tempdir().full_path, "bare.npz")
+    traced_programs.save(bare, PAINT, actions, weights)
+    with self.assertRaisesRegex(ValueError, "without their pictures"):
+      traced_programs.Demonstrations(bare, PAINT)
+    with self.assertRaisesRegex(ValueError, "2 programs"):
+      traced_programs.Demonstrations(bare, PAINT, pictures[:1])
+    given = traced_programs.Demonstrations(bare, PAINT, pictures)
+    got, _, _, targets = given(6, rng=np.random.default_rng(0))
+    first, _, _, _ = demos(6, rng=np.random.default_rng(0))
+    for c in PAINT.components:
+      np.testing.assert_array_equal(got[c], first[c])
+    self.assertLessEqual(np.abs(targets - demos(6, rng=np.random.default_rng(0))[3]).max(), 1e-6)
+
+  def test_the_shipped_programs_paint_the_sample_digits(self):
+    _, programs = setups.demonstrations(mnist_conditional.get_config("small"), "mnist_sample")
+    self.assertLen(programs, 10000)
+    actions, _, _, targets = programs(64, rng=np.random.default_rng(0))
+    renders = np.stack([render(SMALL, {c: v[i] for c, v in actions.items()}) for i in range(64)])
+    painted, blank = l2(renders, targets), l2(np.ones_like(targets), targets)
+    self.assertLess(painted, 0.4 * blank)  # each program redraws its own digit ...
+    shuffled = l2(renders, np.roll(targets, 1, axis=0))
+    self.assertLess(painted, 0.5 * shuffled)  # ... not just any digit
 
 
 class TraceExpertScriptTest(absltest.TestCase):
@@ -186,6 +211,39 @@ class TraceExpertScriptTest(absltest.TestCase):
     self.assertNotEqual(result.returncode, 0)
     self.assertIn("trace again", result.stderr)
     self.assertNotIn("Traceback", result.stderr)
+
+  def test_the_main_job_clones_the_shipped_programs_first(self):
+    workdir = self.create_tempdir().full_path
+    command = [sys.executable, "-m", "experiments.train", f"--workdir={workdir}",
+               "--config.imitation.programs=mnist_sample", "--config.imitation.updates=2",
+               "--config.imitation.batch_size=4", "--config.max_updates=2",
+               "--config.learner.batch_size=8", "--config.progress=False",
+               "--config.checkpoint_every_minutes=0"]
+    run = lambda *extra: subprocess.run(command + list(extra), capture_output=True, text=True,
+                                        timeout=600, cwd=ROOT,
+                                        env=dict(os.environ, OMP_NUM_THREADS="1"))
+    result = run()
+    self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+    clone_dir = os.path.join(workdir, "imitation")
+    _, cloned, meta = setups.load_run(clone_dir)
+    self.assertEqual(meta["counters"]["cloning_updates"], 2)
+    self.assertEqual(meta["counters"]["frames"], 2 * 4 * 10)
+    lineage = training.lineage(workdir)  # SPIRAL's learners started from the clone
+    self.assertEqual(os.path.realpath(lineage["source"]), os.path.realpath(clone_dir))
+    self.assertEqual(lineage["frames"], 2 * 4 * 10)
+    self.assertEqual(json.loads(result.stdout.strip().splitlines()[-1])["updates"], 2)
+    _, params, _ = setups.load_run(workdir)  # D learnt for 2 updates; the policy was held still
+    for x, y in zip(jax.tree.leaves(cloned), jax.tree.leaves(params)):
+      np.testing.assert_array_equal(x, y)
+    again = run()  # the directory holds a run already
+    self.assertNotEqual(again.returncode, 0)
+    self.assertIn("--resume", again.stderr)
+    self.assertNotIn("Traceback", again.stderr)
+    # another set-up than the programs were traced for: one line that says what to do
+    other = run("--config.env.kwargs.grid_size=8", f"--workdir={workdir}/other")
+    self.assertNotEqual(other.returncode, 0)
+    self.assertIn("imitation.updates=0", other.stderr)
+    self.assertNotIn("Traceback", other.stderr)
 
 
 if __name__ == "__main__":

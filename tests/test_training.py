@@ -97,6 +97,7 @@ def tiny_train_command(workdir, checkpoint_every_updates):
   update; its first three items are the command without flags."""
   return [sys.executable, "-m", "experiments.train", f"--workdir={workdir}",
           "--config.max_minutes=5", f"--config.checkpoint_every_updates={checkpoint_every_updates}",
+          "--config.imitation.updates=0",
           "--config.checkpoint_every_minutes=0", "--config.progress=False",
           "--config.log_every_updates=1",
           "--config.learner.batch_size=16", "--config.env.kwargs.canvas_size=16",

@@ -146,6 +146,7 @@ class OtherRenderersAndRunsTest(absltest.TestCase):
   def test_a_run_reloads_its_newest_checkpoint(self):
     workdir = self.create_tempdir().full_path
     tiny = ["--config.max_minutes=0", "--config.progress=False", "--config.learner.batch_size=8",
+            "--config.imitation.updates=0",
             "--config.env.kwargs.canvas_size=16", "--config.env.kwargs.grid_size=4",
             "--config.env.kwargs.episode_length=3", "--config.checkpoint_every_updates=1",
             "--config.checkpoint_every_minutes=0"]

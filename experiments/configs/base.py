@@ -25,6 +25,16 @@ builds from a config) requires every field below and fills none in. Fields:
     for conditional agents, D's score for unconditional ones; or "score", "l2"), and the log-uniform
     ranges (low, high) the members' entropy_cost, policy_learning_rate and
     discriminator_learning_rate are first drawn from and perturbed within.
+  imitation: an optional first phase of behaviour cloning (experiments/train.py; not in the
+    paper): programs ("" = none; "mnist_sample" = the programs traced from the shipped sample's
+    training digits for the main job's set-up, environments/data; or a file of
+    `experiments.trace_expert --out`), updates (0 = no cloning), learning_rate,
+    learning_rate_final (the fraction it falls to, linearly, over the updates), batch_size (0 =
+    the learner's), noise (the share of demonstrated strokes played a cell off). SPIRAL's learners
+    then start from the cloned policy for the minutes left of max_minutes, the policy's learning
+    rate set to spiral_learning_rate: 0 (the default) holds the policy still while D learns to
+    judge its paintings, since every policy learning rate tried undid part of the clone
+    (docs/levers.md).
 """
 
 import dataclasses
@@ -66,6 +76,9 @@ def get_config(size="small"):
       "population": 12, "perturbation_interval": 200, "fitness": "auto",
       "entropy_cost": (1e-4, 0.1), "policy_learning_rate": (1e-4, 3e-3),
       "discriminator_learning_rate": (3e-5, 1e-3)})
+  config.imitation = ml_collections.ConfigDict({
+      "programs": "", "updates": 0, "learning_rate": 3e-3, "learning_rate_final": 0.01,
+      "batch_size": 0, "noise": 0.1, "spiral_learning_rate": 0.0})
   config.iterations_per_call = 1
   config.policy = _fields(policy_lib.SMALL if small else policy_lib.PAPER)
   config.blind = False
