@@ -372,8 +372,9 @@ RSS_SAMPLE_S = 10.0
 def memory(minutes, sample_s=RSS_SAMPLE_S):
   """{mode: (growth after the first 5 minutes, samples)} of two runs side by side."""
   root = tempfile.mkdtemp(prefix="reliability-rss-")
-  common = [f"--config.max_minutes={minutes}", "--config.progress=False",
-            "--config.checkpoint_every_minutes=5"]
+  common = [f"--config={os.path.join(ROOT, 'experiments', 'configs', 'mnist_conditional.py')}:small",
+            f"--config.max_minutes={minutes}", "--config.progress=False",
+            "--config.checkpoint_every_minutes=5"]  # SPIRAL's learners alone, both modes
   runs = {
       "threaded": common + ["--config.mode=threaded", "--config.env.name=libmypaint",
                             "--config.num_actors=2", "--config.envs_per_actor=8"],

@@ -8,8 +8,8 @@
 
 The main job (experiments/configs/mnist_main.py) first clones programs traced from the sample's
 training digits in --workdir/imitation (config.imitation), then SPIRAL's learners start from the
-clone for the minutes left. Outputs in --workdir: checkpoints/, metrics.jsonl, metrics.csv, tensorboard/, learning_curve.png,
-reconstructions.png (conditional) or samples.png.
+clone for the minutes left. Outputs in --workdir: checkpoints/, metrics.jsonl, metrics.csv,
+tensorboard/, learning_curve.png, reconstructions.png (conditional) or samples.png.
 
 Several hosts (e.g. a TPU VM pod, or CPU machines): run the same command on every host with
 --coordinator_address=HOST0:PORT --num_processes=N --process_id=I; each host runs its own actors
@@ -58,12 +58,13 @@ def main(argv):
       config.data.name = "mnist"
     config.data.data_dir = FLAGS.data_dir
   try:
+    setup = setups.make_setup(config)  # before cloning: data that cannot be read stops at once
     config = _imitation_phase(config, FLAGS.workdir, FLAGS.resume)
-  except ValueError as e:
-    raise app.UsageError(str(e)) from None
+  except (ValueError, OSError) as e:  # one line, as `spiral-jax train` says it
+    sys.stderr.write(f"experiments.train: {' '.join(str(e).split())}\n")
+    sys.exit(1)
   if config is None:
     return
-  setup = setups.make_setup(config)
   logging.info("Training %s on %d %s images, %d device(s), workdir %s", config.env.name,
                len(setup.images), config.data.name, jax.device_count(), FLAGS.workdir)
   summary = training.run(config, setup, FLAGS.workdir, resume=FLAGS.resume)

@@ -239,6 +239,12 @@ class TraceExpertScriptTest(absltest.TestCase):
     self.assertNotEqual(again.returncode, 0)
     self.assertIn("--resume", again.stderr)
     self.assertNotIn("Traceback", again.stderr)
+    # data that cannot be read: said at once, before any cloning
+    missing = run("--data_dir=/no/such/dir", f"--workdir={workdir}/missing")
+    self.assertNotEqual(missing.returncode, 0)
+    self.assertIn("No MNIST train images", missing.stderr)
+    self.assertNotIn("Traceback", missing.stderr)
+    self.assertFalse(os.path.exists(os.path.join(workdir, "missing", "imitation")))
     # another set-up than the programs were traced for: one line that says what to do
     other = run("--config.env.kwargs.grid_size=8", f"--workdir={workdir}/other")
     self.assertNotEqual(other.returncode, 0)
