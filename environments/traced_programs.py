@@ -293,11 +293,16 @@ def save(path, config, actions, weights, targets=None):
   arrays = {f"action/{c}": np.asarray(v, _smallest_int(v)) for c, v in actions.items()}
   arrays.update({f"weight/{c}": np.asarray(v, np.float32) for c, v in weights.items()})
   if targets is not None:
-    arrays["targets"] = np.rint(np.clip(np.asarray(targets), 0, 1) * 255).astype(np.uint8)
+    arrays["targets"] = _as_uint8(targets)
   arrays["setup"] = np.asarray(_setup(config), np.int64)
   tmp = path + ".tmp.npz"
   np.savez_compressed(tmp, **arrays)
   os.replace(tmp, path)
+
+
+def _as_uint8(pictures):
+  """Pictures in [0, 1] as uint8 (how traced programs' targets are kept)."""
+  return np.rint(np.clip(np.asarray(pictures), 0, 1) * 255).astype(np.uint8)
 
 
 def _smallest_int(values):
@@ -338,7 +343,7 @@ class Demonstrations:
     elif targets is None:
       raise ValueError(f"{path} holds programs without their pictures: give them (targets=).")
     else:
-      targets = np.rint(np.clip(np.asarray(targets), 0, 1) * 255).astype(np.uint8)
+      targets = _as_uint8(targets)
     count = len(arrays[f"action/{config.components[0]}"])
     if len(targets) != count or targets.shape[1:3] != (config.canvas_size,) * 2:
       raise ValueError(f"{path} holds {count} programs for {config.canvas_size}x"

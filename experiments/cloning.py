@@ -70,7 +70,8 @@ class Cloning:
 def clone(config, traced, workdir, cloning: Cloning, resume=False):
   """Cloning updates into `workdir` (a training run's directory) until `cloning`'s limits or a
   signal; checkpoints on the way and at the end. `traced`: a file of traced programs for the JAX
-  painting renderer (None: the set-up's own programs, `setups.demonstrations`). Returns the
+  painting renderer, or the name of programs that ship (None: the set-up's own programs;
+  `setups.demonstrations`). Returns the
   summary {"updates", "frames", "elapsed_s", "stopped_by_signal"}; ValueError for a set-up, a
   file or a run directory that cannot be used (the message says what to do)."""
   env_factory, programs = setups.demonstrations(config, traced)
