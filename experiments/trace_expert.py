@@ -43,8 +43,9 @@ flags.DEFINE_list("tolerances", ["1.0", "1.5", "2.5"], "How far (pixels) a strok
                   "the skeleton; one candidate program per tolerance, size and pressure.")
 flags.DEFINE_list("sizes", [], "Brush size indices to try (default: all of the config's).")
 flags.DEFINE_list("pressures", [], "Pressure indices to try (default: all of the config's).")
-flags.DEFINE_integer("trace_size", 64, "Trace the pictures at this size when the canvas is "
-                     "smaller (a finer skeleton; the programs are the same on any canvas).")
+flags.DEFINE_integer("trace_size", 128, "Trace the pictures at this size when the canvas is "
+                     "smaller (a finer skeleton; the programs are the same on any canvas). 128 "
+                     "paints closer than 64 (docs/levers.md) and takes about three times as long.")
 flags.DEFINE_string("out", None, "Also write the programs and their targets to this .npz: "
                     "demonstrations for `experiments.imitate --traced=FILE`.")
 flags.DEFINE_bool("with_targets", True, "Write the pictures into --out as well (--nowith_targets: "
