@@ -10,9 +10,16 @@ that behaviour cloning of traced programs would copy, measured like an agent.
 For each picture, `environments.traced_programs.best_programs` thins its ink to a skeleton, walks
 the skeleton as pen-down runs, fits quadratic strokes on the config's grid within the episode's
 steps, and keeps, of each tolerance x brush size x pressure, the program whose JAX rendering is
-closest to the picture. The expert sees its target's pixels, so its figures bound what copying it
-could reach. The last line is one JSON object: `l2_mean`, `l2_ci95`, `recognised` (MNIST's
-classifier, for MNIST), `blank_l2`, `num_images`, `strokes_mean` (painted strokes per program).
+closest to the picture. Colour pictures have no ink to trace: for them (and for any config with
+`--expert=greedy`) `environments.greedy_programs` searches each step's stroke against the picture
+and colours it in closed form:
+
+  python -m experiments.trace_expert --config=experiments/configs/celeba_long.py \
+      --dataset=celeba --data_dir=/data/celeba --split='train[:1200]' --out=runs/greedy.npz
+
+The expert sees its target's pixels, so its figures bound what copying it could reach. The last
+line is one JSON object: `l2_mean`, `l2_ci95`, `recognised` (MNIST's classifier, for MNIST),
+`blank_l2`, `num_images`, `strokes_mean` (painted strokes per program).
 """
 
 import json
@@ -23,6 +30,7 @@ from absl import flags
 import numpy as np
 from ml_collections import config_flags
 
+from environments import greedy_programs
 from environments import traced_programs
 from experiments import setups
 from spiral_jax import classifier as classifier_lib
@@ -48,6 +56,13 @@ flags.DEFINE_integer("trace_size", 128, "Trace the pictures at this size when th
                      "paints closer than 64 (docs/levers.md) and takes about three times as long.")
 flags.DEFINE_string("out", None, "Also write the programs and their targets to this .npz: "
                     "demonstrations for `experiments.imitate --traced=FILE`.")
+flags.DEFINE_enum("expert", "", ["", "traced", "greedy"], "How programs are found: traced from "
+                  "the ink's skeleton (environments.traced_programs; the default for grey "
+                  "canvases) or by greedy search against the picture (environments.greedy_programs; "
+                  "the default, and the only choice, for colour canvases).")
+flags.DEFINE_integer("candidates", 64, "--expert=greedy: random strokes tried per step.")
+flags.DEFINE_integer("rounds", 1, "--expert=greedy: rounds of small changes to the best stroke.")
+flags.DEFINE_integer("seed", 0, "--expert=greedy: the search's random seed.")
 flags.DEFINE_bool("with_targets", True, "Write the pictures into --out as well (--nowith_targets: "
                   "only the programs, for a dataset whose loader gives the pictures again; "
                   "environments.traced_programs.SHIPPED).")
@@ -59,23 +74,32 @@ def main(argv):
   if config.env.name not in ("jax_paint", "libmypaint"):
     raise app.UsageError("trace_expert traces pictures for a painting config.")
   paint = setups.paint_config(config.env)
-  if not paint.grayscale:
-    raise app.UsageError("trace_expert writes programs for grey canvases (black ink).")
+  expert = FLAGS.expert or ("traced" if paint.grayscale else "greedy")
+  if expert == "traced" and not paint.grayscale:
+    raise app.UsageError("--expert=traced writes programs for grey canvases (black ink); use "
+                         "--expert=greedy for colour.")
   try:
     tolerances = [float(t) for t in FLAGS.tolerances]
     sizes = [int(v) for v in FLAGS.sizes] or None
     pressures = [int(v) for v in FLAGS.pressures] or None
     dataset = FLAGS.dataset or ("mnist" if FLAGS.data_dir else "mnist_sample")
     images, labels = datasets.load_labelled(dataset, FLAGS.data_dir, FLAGS.split,
-                                            paint.canvas_size, None, True)
+                                            paint.canvas_size, None, paint.grayscale)
     trace_images = None
-    if FLAGS.trace_size > paint.canvas_size:
+    if expert == "traced" and FLAGS.trace_size > paint.canvas_size:
       trace_images, _ = datasets.load_labelled(dataset, FLAGS.data_dir, FLAGS.split,
                                                FLAGS.trace_size, None, True)
   except (ValueError, OSError) as e:
     raise app.UsageError(str(e)) from None
-  actions, weights, renders, _ = traced_programs.best_programs(
-      images, paint, tolerances, sizes, pressures, trace_images=trace_images)
+  if expert == "traced":
+    actions, weights, renders, _ = traced_programs.best_programs(
+        images, paint, tolerances, sizes, pressures, trace_images=trace_images)
+  else:
+    try:
+      actions, weights, renders, _ = greedy_programs.greedy_programs(
+          images, paint, FLAGS.candidates, FLAGS.rounds, FLAGS.seed)
+    except ValueError as e:
+      raise app.UsageError(str(e)) from None
   if FLAGS.out:
     traced_programs.save(FLAGS.out, paint, actions, weights,
                          images if FLAGS.with_targets else None)
