@@ -8,6 +8,10 @@ earth mover's penalty, and the last 500 images of the data kept out of training:
   python -m experiments.train --config=experiments/configs/celeba_long.py \
       --data_dir=/data/celeba --workdir=runs/celeba      # hours; --resume continues
 
+The shipped `celeba` agent was not trained this way: it clones programs that greedy search found
+for the training faces (`experiments.trace_expert --expert=greedy`, then `experiments.imitate`
+with this config; the README's CelebA notes have the commands).
+
 --data_dir holds img_align_celeba/ (or its zip); the images are streamed as uint8 from the tfds
 builder, so the full CelebA (about 200k faces) trains in bounded memory.
 """
