@@ -46,6 +46,17 @@ def _action(flag, end, control, size, pressure, config):
   return out
 
 
+def _move(cell, config):
+  """A move of the brush to a grid cell (x, y), painting nothing (the cell it is on: a stay)."""
+  return _action(paint_actions.MOVE, cell, cell, jnp.int32(0), jnp.int32(0), config)
+
+
+def _better(new, new_l2, old, old_l2):
+  """(the better of two candidates, each a pytree with its l2; the lower l2)."""
+  keep = new_l2 < old_l2
+  return jax.tree.map(lambda a, b: jnp.where(keep, a, b), new, old), jnp.minimum(new_l2, old_l2)
+
+
 def _mutated(key, best, count, config):
   """`count` small changes of one stroke: its end and control point moved by up to two cells,
   its size and pressure by up to one level."""
@@ -101,28 +112,25 @@ def _search(key, state, target, params, candidates, rounds):
   starts = jax.random.randint(k_start, (candidates, 2), 0, config.grid_size)
   moved_strokes = _random_strokes(k_moved, candidates, config)
 
-  def after_move(start, stroke):
-    move = _action(paint_actions.MOVE, start, start, jnp.int32(0), jnp.int32(0), config)
-    moved_state = jax_paint.step(None, state, move, params)[0]
-    return _painted(moved_state, stroke, target, params)
+  def best_after_move(starts, strokes):
+    """Of strokes each after a move to its start cell: ((start, the best, with its colour),
+    its l2)."""
+    painted, _, l2s = jax.vmap(lambda start, stroke: _painted(
+        jax_paint.step(None, state, _move(start, config), params)[0], stroke, target,
+        params))(starts, strokes)
+    i = jnp.argmin(l2s)
+    return (starts[i], jax.tree.map(lambda v: v[i], painted)), l2s[i]
 
-  painted, _, l2s = jax.vmap(after_move)(starts, moved_strokes)
-  i = jnp.argmin(l2s)
-  start, moved, l2_moved = starts[i], jax.tree.map(lambda v: v[i], painted), l2s[i]
+  (start, moved), l2_moved = best_after_move(starts, moved_strokes)
   for k in jax.random.split(k_rounds, rounds):
     k1, k2, k3 = jax.random.split(k, 3)
-    candidate, l2 = _best(state, _mutated(k1, here, candidates, config), target, params)
-    better = l2 < l2_here
-    here = jax.tree.map(lambda a, b: jnp.where(better, a, b), candidate, here)
-    l2_here = jnp.minimum(l2, l2_here)
+    here, l2_here = _better(
+        *_best(state, _mutated(k1, here, candidates, config), target, params), here, l2_here)
     new_starts = jnp.clip(start[None] + jax.random.randint(k2, (candidates, 2), -2, 3), 0,
                           config.grid_size - 1)
-    painted, _, l2s = jax.vmap(after_move)(new_starts, _mutated(k3, moved, candidates, config))
-    i = jnp.argmin(l2s)
-    better = l2s[i] < l2_moved
-    start = jnp.where(better, new_starts[i], start)
-    moved = jax.tree.map(lambda a, b: jnp.where(better, a[i], b), painted, moved)
-    l2_moved = jnp.minimum(l2s[i], l2_moved)
+    (start, moved), l2_moved = _better(
+        *best_after_move(new_starts, _mutated(k3, moved, candidates, config)), (start, moved),
+        l2_moved)
   return here, l2_here, start, moved, l2_moved
 
 
@@ -139,9 +147,7 @@ def _macro_step(keys, states, targets, params, candidates, rounds):
     left = config.episode_length - state.episode_step
     gain_here = l2_now - l2_here
     gain_moved = jnp.where(left >= 2, (l2_now - l2_moved) / 2, -jnp.inf)
-    stay = _action(paint_actions.MOVE, state.location, state.location, jnp.int32(0),
-                   jnp.int32(0), config)
-    move = _action(paint_actions.MOVE, start, start, jnp.int32(0), jnp.int32(0), config)
+    stay, move = _move(state.location, config), _move(start, config)
     use_moved = (gain_moved > gain_here) & (gain_moved > 0)
     use_here = ~use_moved & (gain_here > 0)
     pick = lambda a, b, c: jax.tree.map(
@@ -195,9 +201,9 @@ def greedy_programs(images, config, candidates=256, rounds=2, seed=0, batch_size
       taken = np.asarray(taken)
       for i in np.nonzero(taken)[0]:
         for offset, action in enumerate((first, second)[:taken[i]]):
+          mask = paint_mask if action["flag"][i] == paint_actions.PAINT else move_mask
           for c in config.components:
             actions[c][lo + i, t[i] + offset] = action[c][i]
-            mask = paint_mask if action["flag"][i] == paint_actions.PAINT else move_mask
             weights[c][lo + i, t[i] + offset] = mask[c]
       t += taken
     renders[lo:lo + m] = np.asarray(states.canvas)
