@@ -62,6 +62,8 @@ flags.DEFINE_enum("expert", "", ["", "traced", "greedy"], "How programs are foun
                   "the default, and the only choice, for colour canvases).")
 flags.DEFINE_integer("candidates", 64, "--expert=greedy: random strokes tried per step.")
 flags.DEFINE_integer("rounds", 1, "--expert=greedy: rounds of small changes to the best stroke.")
+flags.DEFINE_bool("straight", False, "--expert=greedy: straight strokes (control point on the "
+                  "end) at full pressure, easier to imitate.")
 flags.DEFINE_integer("seed", 0, "--expert=greedy: the search's random seed.")
 flags.DEFINE_bool("with_targets", True, "Write the pictures into --out as well (--nowith_targets: "
                   "only the programs, for a dataset whose loader gives the pictures again; "
@@ -97,7 +99,7 @@ def main(argv):
   else:
     try:
       actions, weights, renders, _ = greedy_programs.greedy_programs(
-          images, paint, FLAGS.candidates, FLAGS.rounds, FLAGS.seed)
+          images, paint, FLAGS.candidates, FLAGS.rounds, FLAGS.seed, straight=FLAGS.straight)
     except ValueError as e:
       raise app.UsageError(str(e)) from None
   if FLAGS.out:

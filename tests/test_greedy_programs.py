@@ -72,6 +72,18 @@ class GreedyProgramsTest(absltest.TestCase):
     np.testing.assert_allclose(l2, ((renders - targets) ** 2).mean(axis=(1, 2, 3)), rtol=1e-5)
     self._check_replays(COLOUR, actions, weights, renders)
 
+  def test_straight_strokes_end_on_their_control_point_at_full_pressure(self):
+    targets = _render(COLOUR, _program(COLOUR, [((1, 1), (6, 6), (6, 6), 2, (10, 0, 0)),
+                                                ((6, 1), (1, 6), (1, 6), 1, (0, 0, 10))]))[None]
+    actions, weights, renders, l2 = greedy_programs.greedy_programs(
+        targets, COLOUR, candidates=64, rounds=2, straight=True)
+    painted = actions["flag"][0] == paint_actions.PAINT
+    self.assertTrue(painted.any())
+    np.testing.assert_array_equal(actions["control"][0][painted], actions["end"][0][painted])
+    np.testing.assert_array_equal(actions["pressure"][0][painted], COLOUR.pressure_levels - 1)
+    self.assertLess(l2[0], 0.25 * ((1.0 - targets) ** 2).mean())
+    self._check_replays(COLOUR, actions, weights, renders)
+
   def test_a_stroke_takes_the_colour_closest_to_the_target(self):
     colour = np.array([0.2, 0.6, 0.9], np.float32)  # levels 2, 6 and 9 of 11
     target = np.broadcast_to(colour, (1, 16, 16, 3)).copy()
