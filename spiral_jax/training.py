@@ -171,9 +171,9 @@ def _initialised_from(fresh, source, learner_config):
 
 def _with_grown(fresh_params, params):
   """`params` plus the fresh policy's modules that a source may lack because they start at zero,
-  so that adding them leaves the agent as it was: the location branch's fine path, the glimpse and
-  the branch's summary (`PolicyConfig.location_fine_channels`, `location_glimpse`,
-  `branch_summary`)."""
+  so that adding them leaves the agent as it was: the location branch's fine path, the glimpse,
+  the branch's summary and the location feedback (`PolicyConfig.location_fine_channels`,
+  `location_glimpse`, `branch_summary`, `location_feedback`)."""
   grown = {module: values for module, values in fresh_params.items()
            if module not in params and policy_lib.is_grown(module)}
   return {**params, **grown} if grown else params

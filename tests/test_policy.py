@@ -285,6 +285,39 @@ class PolicyTest(parameterized.TestCase):
     with self.assertRaisesRegex(ValueError, "an even number"):
       dataclasses.replace(glimpse, location_glimpse=5)
 
+  def test_location_feedback_starts_as_the_same_policy_and_can_follow_the_end(self):
+    env = jax_paint.JaxPaint(canvas_size=32, grid_size=16, grayscale=True)
+    spec = (env.observation_spec(), env.action_spec())
+    feedback = dataclasses.replace(SKIP, location_feedback=True)
+    key = jax.random.PRNGKey(0)
+    params = policy_lib.Policy(*spec, feedback).init(key)
+    # One 5x5 conv, for the control point (decoded after the end point), starting at zero.
+    names = [n for n in params if policy_lib.is_grown(n)]
+    self.assertEqual([n.split("/")[-1] for n in names], ["feedback_control"])
+    self.assertEqual(params[names[0]]["w"].shape, (5, 5, 1, 1))
+    self.assertFalse(np.any(np.asarray(params[names[0]]["w"])))
+    plain = {n: m for n, m in params.items() if n not in names}
+    inputs = policy_lib.Policy(*spec, SKIP).dummy_inputs((1, 8))
+    actions = {"flag": jnp.ones((1, 8), jnp.int32),
+               "end": jax.random.randint(key, (1, 8, 2), 0, 16),
+               "control": jax.random.randint(jax.random.fold_in(key, 1), (1, 8, 2), 0, 16),
+               "size": jnp.zeros((1, 8), jnp.int32), "pressure": jnp.zeros((1, 8), jnp.int32)}
+
+    def log_prob(config, params):
+      policy = policy_lib.Policy(*spec, config)
+      out, _ = policy.unroll(params, inputs, actions, policy.initial_state(8))
+      return np.asarray(out.log_prob)
+
+    # Added to a policy trained without it (its weights at zero), the same policy.
+    np.testing.assert_allclose(log_prob(feedback, params), log_prob(SKIP, plain), rtol=1e-6)
+    # A large weight at the kernel's centre: the control point lands on the end point.
+    w = jnp.zeros((5, 5, 1, 1)).at[2, 2, 0, 0].set(100.0)
+    policy = policy_lib.Policy(*spec, feedback)
+    sampled, _, _ = policy.step(dict(params, **{names[0]: {"w": w}}), jax.random.PRNGKey(3),
+                                jax.tree.map(lambda x: x[0], inputs), policy.initial_state(8))
+    np.testing.assert_array_equal(sampled["control"], sampled["end"])
+    self.assertGreater(len(np.unique(np.asarray(sampled["end"]), axis=0)), 1)
+
   def test_decode_first_changes_the_order_not_the_parameters(self):
     env = jax_paint.JaxPaint()
     spec = (env.observation_spec(), env.action_spec())

@@ -77,6 +77,10 @@ class PolicyConfig:
   # (MuJoCo Scenes: the renderer's `SceneRenderer.grid_homography()`, which
   # `experiments/configs/mujoco_long.py` holds as GRID_HOMOGRAPHY).
   location_glimpse_homography: Tuple[float, ...] = ()
+  # A location head after another on the same grid also reads where that one was chosen (its
+  # one-hot map) through a 5x5 conv that starts at zero (growable like the fine path): a
+  # stroke's control point can follow its end exactly, which z_i's coarse map only roughly can.
+  location_feedback: bool = False
   # With the branch: its features, each channel's largest over the cells, join the decoder's
   # input for the first component through a projection that starts at zero (growable like the
   # fine path). Whether anything is left to add (a scene's `mode`) is decided before a place is
@@ -107,7 +111,8 @@ class PolicyConfig:
 FINE_SCOPE = "fine"
 GLIMPSE_SCOPE = "glimpse"
 SUMMARY_SCOPE = "summary"
-GROWN_SCOPES = (FINE_SCOPE, GLIMPSE_SCOPE, SUMMARY_SCOPE)
+FEEDBACK_SCOPE = "feedback"
+GROWN_SCOPES = (FINE_SCOPE, GLIMPSE_SCOPE, SUMMARY_SCOPE, FEEDBACK_SCOPE)
 
 
 def is_grown(module):
@@ -340,7 +345,9 @@ class _Network(hk.Module):
 
   # Decoder.
 
-  def _logits(self, comp, z, skips=None):
+  def _logits(self, comp, z, skips=None, chosen=None):
+    """The component's logits (N, num_values); `chosen`: {grid: [(N, cells) one-hot vectors of
+    the locations chosen before it]}, for `PolicyConfig.location_feedback`."""
     c = self._config
     if not comp.is_location:
       return hk.Linear(comp.num_values, name=f"head_{comp.name}")(z)
@@ -363,6 +370,12 @@ class _Network(hk.Module):
         gate = hk.Linear(c.location_skip_channels, name="skip_gate")(z)
         h = jax.nn.relu(skips[comp.grid] * (1.0 + gate[:, None, None, :]))
         x = x + conv.Conv2D(1, 3, with_bias=False, name="skip_logits")(h)[..., 0]
+    before = (chosen or {}).get(comp.grid, [])
+    if c.location_feedback and before:
+      maps = jnp.stack(before, -1).reshape(x.shape[0], height, width, len(before))
+      with hk.experimental.name_scope(f"{FEEDBACK_SCOPE}_{comp.name}"):
+        w = hk.get_parameter("w", (5, 5, len(before), 1), maps.dtype, init=jnp.zeros)
+        x = x + conv.conv2d(maps, w)[..., 0]
     return x.reshape(x.shape[0], height * width)
 
   def _decode(self, z, actions, greedy=False, temperature=None, skips=None, weights=None,
@@ -374,8 +387,9 @@ class _Network(hk.Module):
     `planes` (N, H, W, C): the canvas (and target), which the glimpse reads."""
     c = self._config
     out_actions, relaxed, log_prob, entropy = {}, {}, 0.0, 0.0
+    chosen = {}  # {grid: one-hot vectors of the locations chosen so far}
     for i, comp in enumerate(self._decode_order):
-      logits = self._logits(comp, z, skips)
+      logits = self._logits(comp, z, skips, chosen)
       log_p = jax.nn.log_softmax(logits)
       one_hot = None
       if actions is None and temperature is not None:
@@ -398,6 +412,10 @@ class _Network(hk.Module):
       entropy += weight * -jnp.sum(jnp.exp(log_p) * log_p, axis=-1)
       out_actions[comp.name] = (specs.index_to_location(index, comp.grid).astype(comp.dtype)
                                 if comp.is_location else index.astype(comp.dtype))
+      if comp.is_location and c.location_feedback:
+        chosen.setdefault(comp.grid, []).append(
+            one_hot if one_hot is not None else jax.nn.one_hot(index, comp.num_values,
+                                                               dtype=logits.dtype))
       if i + 1 < len(self._decode_order):
         embedding = _embed(index, comp.num_values, c.embed_dim, f"decoder_embed_{comp.name}",
                            one_hot)
