@@ -288,7 +288,8 @@ class PolicyTest(parameterized.TestCase):
   def test_location_feedback_starts_as_the_same_policy_and_can_follow_the_end(self):
     env = jax_paint.JaxPaint(canvas_size=32, grid_size=16, grayscale=True)
     spec = (env.observation_spec(), env.action_spec())
-    feedback = dataclasses.replace(SKIP, location_feedback=True)
+    readout = dataclasses.replace(SKIP, location_readout=True)
+    feedback = dataclasses.replace(readout, location_feedback=True)
     key = jax.random.PRNGKey(0)
     params = policy_lib.Policy(*spec, feedback).init(key)
     # One 5x5 conv, for the control point (decoded after the end point), starting at zero.
@@ -309,7 +310,7 @@ class PolicyTest(parameterized.TestCase):
       return np.asarray(out.log_prob)
 
     # Added to a policy trained without it (its weights at zero), the same policy.
-    np.testing.assert_allclose(log_prob(feedback, params), log_prob(SKIP, plain), rtol=1e-6)
+    np.testing.assert_allclose(log_prob(feedback, params), log_prob(readout, plain), rtol=1e-6)
     # A large weight at the kernel's centre: the control point lands on the end point.
     w = jnp.zeros((5, 5, 1, 1)).at[2, 2, 0, 0].set(100.0)
     policy = policy_lib.Policy(*spec, feedback)

@@ -345,8 +345,8 @@ class _Network(hk.Module):
 
   # Decoder.
 
-  def _logits(self, comp, z, skips=None, chosen=None):
-    """The component's logits (N, num_values); `chosen`: {grid: [(N, cells) one-hot vectors of
+  def _logits(self, comp, z, skips=None, picked=None):
+    """The component's logits (N, num_values); `picked`: {grid: [(N, cells) one-hot vectors of
     the locations chosen before it]}, for `PolicyConfig.location_feedback`."""
     c = self._config
     if not comp.is_location:
@@ -370,7 +370,7 @@ class _Network(hk.Module):
         gate = hk.Linear(c.location_skip_channels, name="skip_gate")(z)
         h = jax.nn.relu(skips[comp.grid] * (1.0 + gate[:, None, None, :]))
         x = x + conv.Conv2D(1, 3, with_bias=False, name="skip_logits")(h)[..., 0]
-    before = (chosen or {}).get(comp.grid, [])
+    before = (picked or {}).get(comp.grid, [])
     if c.location_feedback and before:
       maps = jnp.stack(before, -1).reshape(x.shape[0], height, width, len(before))
       with hk.experimental.name_scope(f"{FEEDBACK_SCOPE}_{comp.name}"):
@@ -387,9 +387,9 @@ class _Network(hk.Module):
     `planes` (N, H, W, C): the canvas (and target), which the glimpse reads."""
     c = self._config
     out_actions, relaxed, log_prob, entropy = {}, {}, 0.0, 0.0
-    chosen = {}  # {grid: one-hot vectors of the locations chosen so far}
+    picked = {}  # {grid: one-hot vectors of the locations chosen so far}
     for i, comp in enumerate(self._decode_order):
-      logits = self._logits(comp, z, skips, chosen)
+      logits = self._logits(comp, z, skips, picked)
       log_p = jax.nn.log_softmax(logits)
       one_hot = None
       if actions is None and temperature is not None:
@@ -413,7 +413,7 @@ class _Network(hk.Module):
       out_actions[comp.name] = (specs.index_to_location(index, comp.grid).astype(comp.dtype)
                                 if comp.is_location else index.astype(comp.dtype))
       if comp.is_location and c.location_feedback:
-        chosen.setdefault(comp.grid, []).append(
+        picked.setdefault(comp.grid, []).append(
             one_hot if one_hot is not None else jax.nn.one_hot(index, comp.num_values,
                                                                dtype=logits.dtype))
       if i + 1 < len(self._decode_order):
