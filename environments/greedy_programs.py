@@ -13,7 +13,8 @@ choose. When no stroke helps, the program stays where it is ("stop painting") to
 With `straight`, every stroke is a straight line (its control point on its end) at full
 pressure. On 64x64 faces that paints as close as free strokes (0.0192 against 0.0204 on 32
 validation faces: the search has fewer ways to go wrong), and a policy that copies it has two
-components it can predict instead of two that the search drew at random.
+components it can predict instead of two that the search drew at random. (Cloned, it did not
+paint better: docs/levers.md.)
 
 `greedy_programs(images, config)` returns what `traced_programs.best_programs` returns, so its
 programs are saved with `traced_programs.save` and cloned by `experiments.imitate --traced`.
