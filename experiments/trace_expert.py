@@ -63,7 +63,8 @@ flags.DEFINE_enum("expert", "", ["", "traced", "greedy"], "How programs are foun
 flags.DEFINE_integer("candidates", 64, "--expert=greedy: random strokes tried per step.")
 flags.DEFINE_integer("rounds", 1, "--expert=greedy: rounds of small changes to the best stroke.")
 flags.DEFINE_bool("straight", False, "--expert=greedy: straight strokes (control point on the "
-                  "end) at full pressure, easier to imitate.")
+                  "end) at full pressure: a lower-entropy target for cloning (on faces the "
+                  "clone did not paint better; docs/levers.md).")
 flags.DEFINE_integer("seed", 0, "--expert=greedy: the search's random seed.")
 flags.DEFINE_bool("with_targets", True, "Write the pictures into --out as well (--nowith_targets: "
                   "only the programs, for a dataset whose loader gives the pictures again; "

@@ -412,18 +412,19 @@ class _Network(hk.Module):
       entropy += weight * -jnp.sum(jnp.exp(log_p) * log_p, axis=-1)
       out_actions[comp.name] = (specs.index_to_location(index, comp.grid).astype(comp.dtype)
                                 if comp.is_location else index.astype(comp.dtype))
-      if comp.is_location and c.location_feedback:
-        picked.setdefault(comp.grid, []).append(
-            one_hot if one_hot is not None else jax.nn.one_hot(index, comp.num_values,
-                                                               dtype=logits.dtype))
+      if comp.is_location:
+        # The chosen cell as a one-hot vector (straight-through when relaxed), for the read-out
+        # and the location feedback.
+        chosen = (one_hot if one_hot is not None
+                  else jax.nn.one_hot(index, comp.num_values, dtype=logits.dtype))
+        if c.location_feedback:
+          picked.setdefault(comp.grid, []).append(chosen)
       if i + 1 < len(self._decode_order):
         embedding = _embed(index, comp.num_values, c.embed_dim, f"decoder_embed_{comp.name}",
                            one_hot)
         if comp.is_location and skips is not None and c.location_readout:
           # The branch's features at the chosen cell (a one-hot product: a matmul gradient).
           cells = skips[comp.grid].reshape(embedding.shape[0], comp.num_values, -1)
-          chosen = one_hot if one_hot is not None else jax.nn.one_hot(index, comp.num_values,
-                                                                     dtype=cells.dtype)
           embedding = jnp.concatenate([embedding, jnp.einsum("np,npc->nc", chosen, cells)], -1)
         z = hk.Linear(c.lstm_size, name=f"decoder_{comp.name}")(
             jnp.concatenate([z, embedding], axis=-1))
