@@ -11,6 +11,13 @@ started from the `mnist` run's networks (`init_from`, fine-tuning):
 
   python -m experiments.train --config=experiments/configs/omniglot_long.py \
       --data_dir=/data/omniglot --workdir=runs/omniglot --config.init_from=runs/mnist_long
+
+and was then continued with the l2 reward (docs/levers.md, "Continuing the `omniglot` agent"):
+
+  python -m experiments.train --config=experiments/configs/omniglot_long.py \
+      --data_dir=/data/omniglot --workdir=runs/omniglot_l2 --config.init_from=runs/omniglot \
+      --config.learner.policy_learning_rate=5e-4 --config.learner.reward=l2 \
+      --config.learner.reward_scale=100
 """
 
 from experiments.configs import base
