@@ -17,6 +17,15 @@ and colours it in closed form:
   python -m experiments.trace_expert --config=experiments/configs/celeba_long.py \
       --dataset=celeba --data_dir=/data/celeba --split='train[:1200]' --out=runs/greedy.npz
 
+`--expert=search` improves a trained agent instead (`spiral_jax.rollout_search`): at each step
+it tries the agent's most likely action and samples of it, finishes the episode greedily from each
+and keeps the one that ends closest to the picture; its programs, cloned into the agent
+(`experiments.imitate --config.init_from=AGENT --traced=FILE`), are one round of expert
+iteration (docs/levers.md):
+
+  python -m experiments.trace_expert --expert=search --agent=omniglot --dataset=omniglot \
+      --data_dir=/data/omniglot --split='background[:4000]' --out=runs/search.npz
+
 The expert sees its target's pixels, so its figures bound what copying it could reach. The last
 line is one JSON object: `l2_mean`, `l2_ci95`, `recognised` (MNIST's classifier, for MNIST),
 `blank_l2`, `num_images`, `strokes_mean` (painted strokes per program).
@@ -27,6 +36,7 @@ import os
 
 from absl import app
 from absl import flags
+import jax
 import numpy as np
 from ml_collections import config_flags
 
@@ -35,6 +45,8 @@ from environments import traced_programs
 from experiments import setups
 from spiral_jax import classifier as classifier_lib
 from spiral_jax import evaluation
+from spiral_jax import rollout_search
+from spiral_jax import training
 from spiral_jax.data import datasets
 
 FLAGS = flags.FLAGS
@@ -56,11 +68,16 @@ flags.DEFINE_integer("trace_size", 128, "Trace the pictures at this size when th
                      "paints closer than 64 (docs/levers.md) and takes about three times as long.")
 flags.DEFINE_string("out", None, "Also write the programs and their targets to this .npz: "
                     "demonstrations for `experiments.imitate --traced=FILE`.")
-flags.DEFINE_enum("expert", "", ["", "traced", "greedy"], "How programs are found: traced from "
-                  "the ink's skeleton (environments.traced_programs; the default for grey "
-                  "canvases) or by greedy search against the picture (environments.greedy_programs; "
-                  "the default, and the only choice, for colour canvases).")
-flags.DEFINE_integer("candidates", 64, "--expert=greedy: random strokes tried per step.")
+flags.DEFINE_enum("expert", "", ["", "traced", "greedy", "search"], "How programs are found: "
+                  "traced from the ink's skeleton (environments.traced_programs; the default for "
+                  "grey canvases), by greedy search against the picture "
+                  "(environments.greedy_programs; the default for colour canvases), or by a "
+                  "trained agent's rollout search (spiral_jax.rollout_search; needs --agent or "
+                  "--workdir, whose config replaces --config).")
+flags.DEFINE_string("agent", None, "--expert=search: a shipped agent (name or agent file).")
+flags.DEFINE_string("workdir", None, "--expert=search: a training run (its newest checkpoint).")
+flags.DEFINE_integer("candidates", 0, "Actions tried per step: --expert=greedy's random strokes "
+                     "(0: 64), --expert=search's proposals of the agent (0: 4).")
 flags.DEFINE_integer("rounds", 1, "--expert=greedy: rounds of small changes to the best stroke.")
 flags.DEFINE_bool("straight", False, "--expert=greedy: straight strokes (control point on the "
                   "end) at full pressure: a lower-entropy target for cloning (on faces the "
@@ -74,6 +91,18 @@ flags.DEFINE_bool("with_targets", True, "Write the pictures into --out as well (
 def main(argv):
   del argv
   config = FLAGS.config
+  searched = None
+  if FLAGS.expert == "search":
+    try:
+      config, params, _ = setups.load_agent(FLAGS.agent, FLAGS.workdir)
+    except (ValueError, OSError) as e:
+      raise app.UsageError(str(e)) from None
+    if config.env.name != "jax_paint":
+      raise app.UsageError("--expert=search runs a painting agent of the JAX renderer "
+                           f"(env.name 'jax_paint'); this agent's is {config.env.name!r}.")
+    searched = params
+  elif FLAGS.agent or FLAGS.workdir:
+    raise app.UsageError("--agent and --workdir go with --expert=search.")
   if config.env.name not in ("jax_paint", "libmypaint"):
     raise app.UsageError("trace_expert traces pictures for a painting config.")
   paint = setups.paint_config(config.env)
@@ -94,13 +123,21 @@ def main(argv):
                                                FLAGS.trace_size, None, True)
   except (ValueError, OSError) as e:
     raise app.UsageError(str(e)) from None
+  agent_l2 = None
   if expert == "traced":
     actions, weights, renders, _ = traced_programs.best_programs(
         images, paint, tolerances, sizes, pressures, trace_images=trace_images)
+  elif expert == "search":
+    setup = setups.make_setup(config, load_data=False)
+    policy, _, _ = training.build_agent(config, setup)
+    result = rollout_search.search_programs(setup.functional_env, policy, searched, images,
+                                            FLAGS.candidates or 4, jax.random.PRNGKey(FLAGS.seed))
+    actions, weights, renders = result.actions, result.weights, result.final_canvas
+    agent_l2 = float(np.mean(result.greedy_l2))
   else:
     try:
       actions, weights, renders, _ = greedy_programs.greedy_programs(
-          images, paint, FLAGS.candidates, FLAGS.rounds, FLAGS.seed, straight=FLAGS.straight)
+          images, paint, FLAGS.candidates or 64, FLAGS.rounds, FLAGS.seed, straight=FLAGS.straight)
     except ValueError as e:
       raise app.UsageError(str(e)) from None
   if FLAGS.out:
@@ -109,6 +146,8 @@ def main(argv):
   summary = evaluation.l2_summary(renders, images)
   blank = evaluation.l2_summary(np.ones_like(images), images)
   figures = {"l2_mean": summary["l2_mean"], "l2_ci95": summary["l2_ci95"]}
+  if agent_l2 is not None:
+    figures["agent_l2_mean"] = agent_l2
   if labels is not None:
     figures["recognised"] = classifier_lib.recognised(classifier_lib.load(), renders, labels)
   figures.update(blank_l2=blank["l2_mean"], num_images=int(len(images)),
