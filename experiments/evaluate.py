@@ -12,6 +12,11 @@ l2), an unconditional one on its samples (confident, class shares).
   spiral-jax evaluate --agent=mujoco_scenes --num_images=100    # held-out generated scenes
 
 The agent runs greedily (`--sample` to sample) on the first --num_images targets of the split.
+With `--search=K` each target is painted by a rollout search instead (`spiral_jax.rollout_search`):
+at each step K of the agent's actions (its most likely and samples) are each played and finished
+greedily, and the one ending closest to the target is kept. It paints closer (never further) at
+about K x (steps + 1) / 2 times the agent's cost; the agent alone is the figure its README row
+reports.
 Figures: `l2_mean` and `l2_ci95` (mean squared error per pixel to the target, with a 95%
 confidence interval), `recognised` (the share of paintings that the shipped MNIST classifier labels
 as their target's label; MNIST only), `blank_l2` (the l2 of a blank canvas to the same targets)
@@ -55,6 +60,8 @@ flags.DEFINE_integer("batch_size", 64, "Episodes run at once.")
 flags.DEFINE_bool("sample", False, "Sample actions instead of taking the most likely ones.")
 flags.DEFINE_string("renderer", None, "Paint with this environment instead of the agent's "
                     "(e.g. libmypaint for an agent trained on jax_paint).")
+flags.DEFINE_integer("search", 0, "Paint each target by a rollout search over this many of the "
+                     "agent's actions per step (0: the agent alone; JAX renderer only).")
 flags.DEFINE_integer("sampling_seed", 0, "Seed for sampled actions (with --sample).")
 flags.DEFINE_string("output", None, "The JSON file to write.")
 flags.DEFINE_string("mcmc_dir", None, "A MuJoCo Scenes agent: an MCMC run on the same scenes "
@@ -70,7 +77,7 @@ def main(argv):
   summary, renders, targets = evaluate(FLAGS.workdir, FLAGS.split, FLAGS.data_dir,
                                        FLAGS.num_images, FLAGS.batch_size, not FLAGS.sample,
                                        FLAGS.renderer, FLAGS.sampling_seed, FLAGS.agent,
-                                       FLAGS.dataset, FLAGS.mcmc_dir)
+                                       FLAGS.dataset, FLAGS.mcmc_dir, FLAGS.search)
   output = FLAGS.output or (os.path.join(FLAGS.workdir, "evaluation.json") if FLAGS.workdir
                             else os.path.join("outputs", "evaluate", f"{summary['agent']}.json"))
   os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)

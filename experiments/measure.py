@@ -22,18 +22,25 @@ from experiments import setups
 from spiral_jax import classifier as classifier_lib
 from spiral_jax import evaluation
 from spiral_jax import mcmc
+from spiral_jax import rollout_search
 from spiral_jax import training
 
 MCMC_CALLS = 5000  # the renderer calls per scene of the MCMC figure evaluate reports
 
 
 def evaluate(workdir=None, split=None, data_dir=None, num_images=1000, batch_size=64,
-             greedy=True, renderer=None, seed=0, agent=None, dataset=None, mcmc_dir=None):
+             greedy=True, renderer=None, seed=0, agent=None, dataset=None, mcmc_dir=None,
+             search=0):
   """Runs the agent on targets; returns (summary dict, renders, targets). An unconditional agent
   paints num_images samples instead (targets: None). mcmc_dir: an MCMC run (experiments.mcmc)
-  of a scene agent's targets, for `mcmc_l2_5000` (default: the record a shipped agent carries)."""
+  of a scene agent's targets, for `mcmc_l2_5000` (default: the record a shipped agent carries).
+  search: paint each target with `spiral_jax.rollout_search` trying this many of the agent's
+  actions per step (0: the agent alone), a conditional agent of the JAX renderer only."""
   config, params, info = setups.load_agent(agent, workdir)
   if not training.training_config(config).conditional:
+    if search:
+      raise ValueError("The rollout search (--search) paints towards targets; this agent is "
+                       "unconditional. Leave out --search.")
     return _samples(config, params, info, num_images, batch_size, renderer, seed, agent)
   setups.choose_targets(config, bool(agent), split, data_dir, dataset, renderer, num_images)
   setup, labels = setups.make_setup(config, with_labels=True, in_memory=True)
@@ -41,7 +48,14 @@ def evaluate(workdir=None, split=None, data_dir=None, num_images=1000, batch_siz
   targets = setup.images.first(min(num_images, len(setup.images)))
   key = jax.random.PRNGKey(seed)
   actions = None  # the episodes' actions, where the environment is a dm_env
-  if setup.functional_env is not None:
+  if search:
+    if setup.functional_env is None:
+      raise ValueError(f"The rollout search (--search) plays the agent in the JAX renderer; "
+                       f"this agent paints with {config.env.name!r}. Leave out --search or "
+                       "--renderer.")
+    renders = rollout_search.search_programs(setup.functional_env, policy, params, targets,
+                                             search, key).final_canvas
+  elif setup.functional_env is not None:
     renders = evaluation.reconstruct_functional(setup.functional_env, policy, params, targets,
                                                 key, batch_size, greedy)
   else:
@@ -63,6 +77,8 @@ def evaluate(workdir=None, split=None, data_dir=None, num_images=1000, batch_siz
       raise ValueError(f"The MCMC run in {mcmc_dir} ran on {record['split']} of other scenes "
                        f"than these ({_scenes_of(config, len(targets))}); give --split and "
                        "--num_images to match it.")
+  if search:
+    summary["search"] = int(search)
   summary.update({"dataset": config.data.name, "split": config.data.split, "greedy": greedy,
                   "renderer": config.env.name, "frames": int(info.get("frames", 0)),
                   "updates": int(info.get("updates", 0))})

@@ -38,6 +38,7 @@ from absl import app
 from absl import flags
 import jax
 import numpy as np
+import tqdm
 from ml_collections import config_flags
 
 from environments import greedy_programs
@@ -130,8 +131,11 @@ def main(argv):
   elif expert == "search":
     setup = setups.make_setup(config, load_data=False)
     policy, _, _ = training.build_agent(config, setup)
-    result = rollout_search.search_programs(setup.functional_env, policy, searched, images,
-                                            FLAGS.candidates or 4, jax.random.PRNGKey(FLAGS.seed))
+    with tqdm.tqdm(total=len(images), unit="pictures", desc="search",
+                   disable=not config.progress) as bar:
+      result = rollout_search.search_programs(
+          setup.functional_env, policy, searched, images, FLAGS.candidates or 4,
+          jax.random.PRNGKey(FLAGS.seed), on_batch=bar.update)
     actions, weights, renders = result.actions, result.weights, result.final_canvas
     agent_l2 = float(np.mean(result.greedy_l2))
   else:

@@ -17,7 +17,7 @@ weights), and a conditional `Policy`. `search_rollout` is pure (jit it with `env
 """
 
 import functools
-from typing import Dict, NamedTuple
+from typing import Callable, Dict, NamedTuple, Optional
 
 import chex
 import jax
@@ -118,12 +118,15 @@ def search_rollout(env, policy, params, key: chex.PRNGKey, targets: chex.Array,
 
 
 def search_programs(env, policy, params, targets, candidates: int, key: chex.PRNGKey,
-                    batch_size: int = 32):
+                    batch_size: int = 32, on_batch: Optional[Callable[[int], None]] = None):
   """`search_rollout` over many targets (N, H, W, C), in batches -> `SearchResult` of numpy
-  arrays (N, ...)."""
+  arrays (N, ...). `on_batch(n)` is called after each batch with the targets it painted."""
   targets = np.asarray(targets, np.float32)
   run = jax.jit(functools.partial(search_rollout, env, policy), static_argnums=(3,))
-  parts = [jax.device_get(run(params, jax.random.fold_in(key, start),
-                              targets[start:start + batch_size], candidates))
-           for start in range(0, len(targets), batch_size)]
+  parts = []
+  for start in range(0, len(targets), batch_size):
+    parts.append(jax.device_get(run(params, jax.random.fold_in(key, start),
+                                    targets[start:start + batch_size], candidates)))
+    if on_batch is not None:
+      on_batch(len(parts[-1].l2))
   return jax.tree.map(lambda *xs: np.concatenate(xs), *parts)

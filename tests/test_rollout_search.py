@@ -15,6 +15,7 @@ import numpy as np
 
 from environments import paint_actions
 from environments import traced_programs
+from experiments import measure
 from experiments import setups
 from spiral_jax import anakin
 from spiral_jax import imitation
@@ -71,6 +72,23 @@ class RolloutSearchTest(absltest.TestCase):
     with self.assertRaisesRegex(ValueError, "candidates must be >= 1"):
       rollout_search.search_rollout(self.env, self.policy, self.params, jax.random.PRNGKey(0),
                                     self.targets, 0)
+
+
+class EvaluateWithSearchTest(absltest.TestCase):
+
+  def test_the_search_paints_closer_than_the_agent_alone_and_needs_the_jax_renderer(self):
+    alone, _, targets = measure.evaluate(agent="mnist_small", num_images=8)
+    searched, renders, searched_targets = measure.evaluate(agent="mnist_small", num_images=8,
+                                                           search=3)
+    np.testing.assert_array_equal(targets, searched_targets)
+    self.assertEqual(searched["search"], 3)
+    self.assertNotIn("search", alone)
+    self.assertLess(searched["l2_mean"], alone["l2_mean"])
+    self.assertEqual(renders.shape, targets.shape)
+    with self.assertRaisesRegex(ValueError, "JAX renderer"):
+      measure.evaluate(agent="mnist_small", num_images=2, search=2, renderer="libmypaint")
+    with self.assertRaisesRegex(ValueError, "unconditional"):
+      measure.evaluate(agent="mnist_unconditional", num_images=2, search=2)
 
 
 class SearchExpertScriptTest(absltest.TestCase):
