@@ -44,6 +44,7 @@ from ml_collections import config_flags
 from environments import greedy_programs
 from environments import traced_programs
 from experiments import setups
+from spiral_jax import checkpoint as checkpoint_lib
 from spiral_jax import classifier as classifier_lib
 from spiral_jax import evaluation
 from spiral_jax import rollout_search
@@ -96,7 +97,7 @@ def main(argv):
   if FLAGS.expert == "search":
     try:
       config, params, _ = setups.load_agent(FLAGS.agent, FLAGS.workdir)
-    except (ValueError, OSError) as e:
+    except (ValueError, OSError, checkpoint_lib.CheckpointError) as e:
       raise app.UsageError(str(e)) from None
     if config.env.name != "jax_paint":
       raise app.UsageError("--expert=search runs a painting agent of the JAX renderer "
@@ -133,9 +134,12 @@ def main(argv):
     policy, _, _ = training.build_agent(config, setup)
     with tqdm.tqdm(total=len(images), unit="pictures", desc="search",
                    disable=not config.progress) as bar:
-      result = rollout_search.search_programs(
-          setup.functional_env, policy, searched, images, FLAGS.candidates or 4,
-          jax.random.PRNGKey(FLAGS.seed), on_batch=bar.update)
+      try:
+        result = rollout_search.search_programs(
+            setup.functional_env, policy, searched, images, FLAGS.candidates or 4,
+            jax.random.PRNGKey(FLAGS.seed), on_batch=bar.update)
+      except ValueError as e:  # an unconditional agent, a negative --candidates
+        raise app.UsageError(str(e)) from None
     actions, weights, renders = result.actions, result.weights, result.final_canvas
     agent_l2 = float(np.mean(result.greedy_l2))
   else:
