@@ -43,11 +43,6 @@ def _tile(tree, k):
       (k * x.shape[0],) + x.shape[1:]), tree)
 
 
-def _mask(policy, timestep, batch):
-  mask = timestep.observation.get("action_mask")
-  return policy.full_mask((batch,)) if mask is None else mask
-
-
 def _greedy_finish(env, policy, params, key, env_state, timestep, lstm, prev_action, targets,
                    steps):
   """The canvas after `steps` more steps (a traced count) of the greedy policy."""
@@ -104,7 +99,9 @@ def search_rollout(env, policy, params, key: chex.PRNGKey, targets: chex.Array,
     env_state = jax.tree.map(choose, tried_state)
     timestep = jax.tree.map(choose, tried_timestep)
     greedy_l2 = jnp.where(t == 0, l2[0], greedy_l2)
-    record = (action, _mask(policy, timestep, batch))
+    # which components the action used: the policy's next mask (all, where the env has none)
+    used = policy.inputs(timestep.observation, action, jnp.zeros_like(first)).action_mask
+    record = (action, used)
     return (env_state, timestep, next_lstm, action, jnp.zeros_like(first), greedy_l2), record
 
   carry = (env_state, timestep, policy.initial_state(batch), policy.zero_action((batch,)),
