@@ -286,12 +286,21 @@ def _restyled(actions, weights, size, pressure):
   return actions, weights
 
 
-def save(path, config, actions, weights, targets=None):
+def save(path, config, actions, weights, targets=None, candidates=None):
   """Writes traced programs (`best_programs`' actions and weights) and their targets (uint8; None
   leaves them out: the reader then supplies the pictures) to a compressed .npz, with the painting
-  set-up they were written for; atomically."""
+  set-up they were written for; atomically. `candidates`: (actions, weights, l2) of every action a
+  search tried at each step ({component: (N, T, K, ...)}, {component: (N, T, K)}, (N, T, K);
+  `spiral_jax.rollout_search`), for learning from all of them."""
   arrays = {f"action/{c}": np.asarray(v, _smallest_int(v)) for c, v in actions.items()}
   arrays.update({f"weight/{c}": np.asarray(v, np.float32) for c, v in weights.items()})
+  if candidates is not None:
+    tried, tried_weights, tried_l2 = candidates
+    arrays.update({f"candidate_action/{c}": np.asarray(v, _smallest_int(v))
+                   for c, v in tried.items()})
+    arrays.update({f"candidate_weight/{c}": np.asarray(v, np.float32)
+                   for c, v in tried_weights.items()})
+    arrays["candidate_l2"] = np.asarray(tried_l2, np.float32)
   if targets is not None:
     arrays["targets"] = _as_uint8(targets)
   arrays["setup"] = np.asarray(_setup(config), np.int64)
@@ -318,7 +327,9 @@ def _setup(config):
 class Demonstrations:
   """Traced programs from `save`'s file for a painting config: programs(n, noise, rng) draws n at
   random: (actions, weights, played, targets), actions, weights and played {component:
-  (n, T, ...)}, targets (n, H, W, 1) float32. With `noise`, each stroke's end is played, with that
+  (n, T, ...)}, targets (n, H, W, 1) float32, and with `with_candidates` a fifth: the search's
+  candidates for those programs (`has_candidates`), (actions, weights, l2) as `save` takes them.
+  With `noise`, each stroke's end is played, with that
   probability, one cell off in a random direction (the program goes on from there). `targets`
   (N, H, W, 1) in [0, 1]: the pictures, for a file saved without them (`SHIPPED`)."""
 
@@ -351,11 +362,25 @@ class Demonstrations:
     self._actions = {c: arrays[f"action/{c}"].astype(np.int32) for c in config.components}
     self._weights = {c: arrays[f"weight/{c}"] for c in config.components}
     self._targets = targets
+    self._candidates = None
+    if "candidate_l2" in arrays:
+      self._candidates = (
+          {c: arrays[f"candidate_action/{c}"].astype(np.int32) for c in config.components},
+          {c: arrays[f"candidate_weight/{c}"] for c in config.components},
+          arrays["candidate_l2"])
+
+  @property
+  def has_candidates(self):
+    """Whether the file holds a search's candidates (`trace_expert --expert=search`)."""
+    return self._candidates is not None
 
   def __len__(self):
     return len(self._targets)
 
-  def __call__(self, n, noise=0.0, rng=None):
+  def __call__(self, n, noise=0.0, rng=None, with_candidates=False):
+    if with_candidates and not self.has_candidates:
+      raise ValueError("These programs hold no search candidates: write them with "
+                       "`python -m experiments.trace_expert --expert=search --out=FILE`.")
     rng = np.random.default_rng() if rng is None else rng
     index = rng.integers(len(self), size=n)
     actions = {c: v[index] for c, v in self._actions.items()}
@@ -367,7 +392,11 @@ class Demonstrations:
       steps = np.array([(1, 0), (-1, 0), (0, 1), (0, -1)])[rng.integers(4, size=painted.shape)]
       played["end"] = np.where(off[..., None], np.clip(played["end"] + steps, 0,
                                                        self.config.grid_size - 1), played["end"])
-    return actions, weights, played, self._targets[index].astype(np.float32) / 255.0
+    targets = self._targets[index].astype(np.float32) / 255.0
+    if with_candidates:
+      candidates = jax.tree.map(lambda v: v[index], self._candidates)
+      return actions, weights, played, targets, candidates
+    return actions, weights, played, targets
 
   def close(self):
     pass

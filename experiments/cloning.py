@@ -44,7 +44,10 @@ class Cloning:
   updates, max_minutes: stop at the first reached (0 = no limit; at least one must be set for a
     main job's phase). learning_rate: Adam's; with `updates` and learning_rate_final < 1 it falls
     linearly to learning_rate * learning_rate_final over the updates. batch_size: demonstrations
-    per update (0: the learner's batch size). noise, scenes: as the flags say."""
+    per update (0: the learner's batch size). noise, scenes: as the flags say. objective: "clone"
+  (the demonstrated actions' likelihood) or "candidates" (every candidate of a search's programs,
+  `imitation.candidate_loss`, against the policy that searched: config.init_from), with `clip`
+  its ratio's range."""
   updates: int = 0
   max_minutes: float = 10.0
   learning_rate: float = 1e-3
@@ -53,6 +56,8 @@ class Cloning:
   noise: float = 0.0
   scenes: int = 49000
   log_every: int = 20
+  objective: str = "clone"
+  clip: float = 0.2
 
   def __post_init__(self):
     if not 1 <= self.scenes <= 49000:
@@ -63,6 +68,13 @@ class Cloning:
     if not 0.0 < self.learning_rate_final <= 1.0:
       raise ValueError("learning_rate_final is a fraction of the learning rate, in (0, 1]; got "
                        f"{self.learning_rate_final}.")
+    if self.objective not in ("clone", "candidates"):
+      raise ValueError(f"objective is 'clone' or 'candidates', got {self.objective!r}.")
+    if not 0.0 < self.clip < 1.0:
+      raise ValueError(f"clip is the ratio's range, in (0, 1); got {self.clip}.")
+    if self.objective == "candidates" and self.noise:
+      raise ValueError("The candidates objective learns on the searched episodes as they were: "
+                       "noise must be 0.")
     if self.updates < 0 or self.max_minutes < 0 or self.batch_size < 0:
       raise ValueError("updates, max_minutes and batch_size must not be negative.")
 
@@ -75,6 +87,13 @@ def clone(config, traced, workdir, cloning: Cloning, resume=False):
   summary {"updates", "frames", "elapsed_s", "stopped_by_signal"}; ValueError for a set-up, a
   file or a run directory that cannot be used (the message says what to do)."""
   env_factory, programs = setups.demonstrations(config, traced)
+  if cloning.objective == "candidates":
+    if not getattr(programs, "has_candidates", False):
+      raise ValueError("--objective=candidates learns from a search's candidates: give --traced="
+                       "a file of `python -m experiments.trace_expert --expert=search --out=FILE`.")
+    if not config.init_from:
+      raise ValueError("--objective=candidates improves the agent that searched: give it as "
+                       "--config.init_from.")
   checkpointer = checkpoint_lib.Checkpointer(os.path.join(workdir, "checkpoints"),
                                              config.checkpoints_to_keep)
   try:
@@ -103,6 +122,13 @@ def _imitate(config, env_factory, programs, checkpointer, workdir, cloning, resu
       state = training.start_from(state, config.init_from, learner_config, workdir)
     except (OSError, checkpoint_lib.CheckpointError) as e:
       raise ValueError(str(e)) from None
+  old_params = None
+  if cloning.objective == "candidates":  # the policy that searched, for the ratios
+    try:
+      old_params = training.initialised_from(state, config.init_from,
+                                             learner_config).policy_params
+    except (OSError, checkpoint_lib.CheckpointError) as e:
+      raise ValueError(str(e)) from None
   opt_state = optimiser.init(state.policy_params)
   counters = {"updates": 0, "frames": 0, "elapsed_s": 0.0}
   if resume and checkpointer.latest_step() is not None:
@@ -112,12 +138,18 @@ def _imitate(config, env_factory, programs, checkpointer, workdir, cloning, resu
       raise ValueError(str(e)) from None
     state, opt_state = restored["learner"], restored["cloning_opt_state"]
     counters.update({k: meta["counters"][k] for k in counters})
-  update = jax.jit(functools.partial(imitation.cloning_update, policy, optimiser))
+  if old_params is None:
+    update = jax.jit(functools.partial(imitation.cloning_update, policy, optimiser))
+  else:
+    candidate_update = jax.jit(functools.partial(imitation.candidate_update, policy, optimiser,
+                                                 cloning.clip))
+    update = lambda p, o, batch: candidate_update(p, o, old_params, batch)
+  loss_name = "cloning_loss" if old_params is None else "candidate_loss"
   writer = metrics_lib.MetricsWriter(workdir)
   seed = [config.seed, counters["updates"]]
   if env_factory is None:
     recorder = _DeviceRecorder(setup.functional_env, programs, policy, batch_size, cloning.noise,
-                               seed)
+                               seed, with_candidates=old_params is not None)
   else:
     recorder = _Recorder(env_factory, programs, policy, batch_size, cloning.scenes, cloning.noise,
                          seed)
@@ -152,7 +184,7 @@ def _imitate(config, env_factory, programs, checkpointer, workdir, cloning, resu
       bar.update(1)
       if counters["updates"] % cloning.log_every == 0:
         record = {name: float(np.mean([m[name] for m in logged])) for name in logged[0]}
-        bar.set_postfix({"loss": f"{record['cloning_loss']:.3f}"}, refresh=False)
+        bar.set_postfix({"loss": f"{record[loss_name]:.3f}"}, refresh=False)
         record.update(updates=counters["updates"], frames=counters["frames"],
                       time_s=elapsed_before + time.monotonic() - start)
         writer.write(record)
@@ -214,17 +246,25 @@ class _DeviceRecorder:
   """Demonstrations for a renderer written in JAX: random programs drawn on the host, their
   canvases and targets rendered on the device in one jitted call per batch."""
 
-  def __init__(self, functional_env, programs, policy, batch_size, noise, seed):
+  def __init__(self, functional_env, programs, policy, batch_size, noise, seed,
+               with_candidates=False):
     self._programs, self._batch_size, self._noise = programs, batch_size, noise
     self._rng = np.random.default_rng(seed)
     self._rollout = jax.jit(functools.partial(imitation.scripted_rollout, functional_env, policy))
+    self._with_candidates = with_candidates
 
   def get(self):
-    actions, weights, played, target = self._programs(self._batch_size, self._noise, self._rng)
+    candidates = None
+    if self._with_candidates:
+      actions, weights, played, target, candidates = self._programs(
+          self._batch_size, self._noise, self._rng, with_candidates=True)
+      candidates = imitation.Candidates(*candidates)
+    else:
+      actions, weights, played, target = self._programs(self._batch_size, self._noise, self._rng)
     # target: a traced program's picture, or None (random programs: what they draw); without
     # noise the programs are played as written, and what they draw is rendered once
     return imitation.Demonstrations(
-        self._rollout(actions, played if self._noise else None, target), weights)
+        self._rollout(actions, played if self._noise else None, target), weights, candidates)
 
   def close(self):
     self._programs.close()

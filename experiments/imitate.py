@@ -49,6 +49,13 @@ flags.DEFINE_string("traced", None, "Painting only: learn from the programs trac
                     "pictures in this file (`python -m experiments.trace_expert --out=FILE`), "
                     "or from those that ship (mnist_sample: the main job's set-up), instead of "
                     "random stroke programs.")
+flags.DEFINE_enum("objective", "clone", ["clone", "candidates"], "What the policy learns: the "
+                  "demonstrated actions (clone), or, from a search's programs (`trace_expert "
+                  "--expert=search`), every candidate the search tried, the better ones more "
+                  "likely and the worse less (candidates; --config.init_from: the agent that "
+                  "searched).")
+flags.DEFINE_float("clip", 0.2, "--objective=candidates: how far (as a ratio) a candidate's "
+                   "probability may move from the searching agent's before its gradient stops.")
 flags.DEFINE_integer("log_every", 20, "Write a metrics record every this many updates.")
 
 
@@ -60,7 +67,8 @@ def main(argv):
     settings = cloning_lib.Cloning(
         updates=FLAGS.updates, max_minutes=FLAGS.max_minutes, learning_rate=FLAGS.learning_rate,
         learning_rate_final=FLAGS.learning_rate_final, batch_size=FLAGS.batch_size,
-        noise=FLAGS.noise, scenes=FLAGS.scenes, log_every=FLAGS.log_every)
+        noise=FLAGS.noise, scenes=FLAGS.scenes, log_every=FLAGS.log_every,
+        objective=FLAGS.objective, clip=FLAGS.clip)
     summary = cloning_lib.clone(FLAGS.config, FLAGS.traced, FLAGS.workdir, settings,
                                 resume=FLAGS.resume)
   except ValueError as e:

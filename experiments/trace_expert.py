@@ -21,7 +21,8 @@ and colours it in closed form:
 it tries the agent's most likely action and samples of it, finishes the episode greedily from each
 and keeps the one that ends closest to the picture; its programs, cloned into the agent
 (`experiments.imitate --config.init_from=AGENT --traced=FILE`), are one round of expert
-iteration (docs/levers.md):
+iteration (docs/levers.md). The file also holds every candidate the search tried and how each
+finished, for `experiments.imitate --objective=candidates`:
 
   python -m experiments.trace_expert --expert=search --agent=omniglot --dataset=omniglot \
       --data_dir=/data/omniglot --split='background[:4000]' --out=runs/search.npz
@@ -125,7 +126,7 @@ def main(argv):
                                                FLAGS.trace_size, None, True)
   except (ValueError, OSError) as e:
     raise app.UsageError(str(e)) from None
-  agent_l2 = None
+  agent_l2 = candidates = None
   if expert == "traced":
     actions, weights, renders, _ = traced_programs.best_programs(
         images, paint, tolerances, sizes, pressures, trace_images=trace_images)
@@ -142,6 +143,7 @@ def main(argv):
         raise app.UsageError(str(e)) from None
     actions, weights, renders = result.actions, result.weights, result.final_canvas
     agent_l2 = float(np.mean(result.greedy_l2))
+    candidates = (result.candidate_actions, result.candidate_weights, result.candidate_l2)
   else:
     try:
       actions, weights, renders, _ = greedy_programs.greedy_programs(
@@ -150,7 +152,7 @@ def main(argv):
       raise app.UsageError(str(e)) from None
   if FLAGS.out:
     traced_programs.save(FLAGS.out, paint, actions, weights,
-                         images if FLAGS.with_targets else None)
+                         images if FLAGS.with_targets else None, candidates)
   summary = evaluation.l2_summary(renders, images)
   blank = evaluation.l2_summary(np.ones_like(images), images)
   figures = {"l2_mean": summary["l2_mean"], "l2_ci95": summary["l2_ci95"]}

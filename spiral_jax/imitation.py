@@ -12,7 +12,16 @@ maximises their likelihood. SPIRAL's reinforcement learning can then continue fr
   * `scripted_rollout`: the same for a renderer written in JAX (an `anakin.FunctionalEnv`), in
     one jittable function: the demonstrations' canvases and targets are rendered on the device;
   * `cloning_loss`: the negative log-likelihood of the demonstrated actions (pure);
-  * `cloning_update`: one optax step on it (pure; jit it).
+  * `cloning_update`: one optax step on it (pure; jit it);
+  * `candidate_loss`, `candidate_update`: learning from every action a search tried (below).
+
+A search (`spiral_jax.rollout_search`) tries K candidates at each step and knows how each one
+finishes. Cloning teaches only the one that finished best, a single lucky draw; `candidate_loss`
+uses all K: each candidate's advantage is how much closer than the candidates' mean it finished
+(normalised over the batch), and a clipped policy-gradient surrogate (PPO's, Schulman et al., 2017)
+raises the probability of the better ones and lowers that of the worse, the greedy action
+included, within a ratio of the searching policy's probability (`old_params`), so that the
+fixed data cannot push any probability to zero.
 
 Each demonstration step has a weight per action component: 0 for a component the action did not
 use (a scene's skip uses only its mode), so that the policy is not taught arbitrary values.
@@ -30,11 +39,22 @@ from spiral_jax import trajectory as trajectory_lib
 from spiral_jax.networks import policy as policy_lib
 
 
+class Candidates(NamedTuple):
+  """What a search tried at each step of the demonstrated episodes: K actions per step
+  ({component: (B, T, K, ...)}), the weight of each of their components ({component: (B, T, K)})
+  and the final l2 each one's finish reached ((B, T, K); lower is better)."""
+  actions: Dict[str, np.ndarray]
+  weights: Dict[str, np.ndarray]
+  l2: np.ndarray
+
+
 class Demonstrations(NamedTuple):
   """A batch of demonstrations: batch-major `Trajectory`s (B, T, ...) and the weight of each
-  action component at each step ({component: (B, T)}, 1 where the action used it)."""
+  action component at each step ({component: (B, T)}, 1 where the action used it); for
+  `candidate_loss`, also the search's `Candidates` at those steps."""
   trajectory: trajectory_lib.Trajectory
   weights: Dict[str, np.ndarray]
+  candidates: Optional[Candidates] = None
 
 
 def scripted_step(actions: Dict[str, np.ndarray]):
@@ -144,4 +164,76 @@ def cloning_update(policy, optimiser: optax.GradientTransformation, params, opt_
   for name, w in weights.items():
     nll = jnp.sum(w * weight_grads[name]) * count
     metrics[f"cloning_nll_{name}"] = nll / jnp.maximum(jnp.sum(w), 1.0)
+  return optax.apply_updates(params, updates), opt_state, metrics
+
+
+def _candidates_time_major(candidates: Candidates):
+  """(B, T, K, ...) leaves -> (T, K * B, ...), candidate-major within each step."""
+  def flatten(x):
+    x = jnp.moveaxis(jnp.asarray(x), 2, 0)  # (K, B, T, ...)
+    x = jnp.moveaxis(x, 2, 0)  # (T, K, B, ...)
+    return x.reshape((x.shape[0], x.shape[1] * x.shape[2]) + x.shape[3:])
+  return jax.tree.map(flatten, candidates)
+
+
+def _candidate_log_probs(policy, params, traj, candidates):
+  """log pi(candidate) (T, K * B) at the demonstrated episodes' steps (time-major `traj`)."""
+  num_steps, batch = traj.first.shape
+  k = candidates.l2.shape[1] // batch
+  tile = lambda x: jnp.concatenate([x] * k, axis=1)
+  target = None
+  if policy.conditional:
+    if traj.target is None:
+      raise ValueError("A conditional policy learns from demonstrations with targets.")
+    target = tile(jnp.broadcast_to(traj.target[None], (num_steps,) + traj.target.shape))
+  inputs = policy_lib.StepInputs(tile(traj.canvas), jax.tree.map(tile, traj.prev_action),
+                                 jax.tree.map(tile, traj.action_mask), tile(traj.first), target)
+  output, _ = policy.unroll(params, inputs, candidates.actions, policy.initial_state(k * batch),
+                            component_weights=candidates.weights)
+  return output.log_prob
+
+
+def candidate_advantages(l2: chex.Array) -> chex.Array:
+  """Advantages (..., K) of K candidates from their final l2 (..., K): the candidates' mean l2
+  minus each one's, divided by the root mean square of those differences over everything given
+  (0 where all candidates finished alike)."""
+  advantage = jnp.mean(l2, axis=-1, keepdims=True) - l2
+  return advantage / (jnp.sqrt(jnp.mean(advantage ** 2)) + 1e-8)
+
+
+def candidate_loss(policy, params, old_params, demonstrations: Demonstrations,
+                   clip: float = 0.2) -> Tuple[chex.Array, Dict[str, chex.Array]]:
+  """The clipped surrogate (module docstring) over every candidate of `demonstrations`, whose
+  `candidates` the policy with `old_params` tried: (loss, metrics)."""
+  if demonstrations.candidates is None:
+    raise ValueError("candidate_loss learns from a search's candidates: the demonstrations have "
+                     "none (write them with `experiments.trace_expert --expert=search`).")
+  traj, _ = _time_major(demonstrations)
+  candidates = _candidates_time_major(demonstrations.candidates)
+  batch = traj.first.shape[1]
+  k = candidates.l2.shape[1] // batch
+  advantage = candidate_advantages(candidates.l2.reshape(-1, k, batch).swapaxes(1, 2))
+  advantage = advantage.swapaxes(1, 2).reshape(candidates.l2.shape)
+  log_prob = _candidate_log_probs(policy, params, traj, candidates)
+  old_log_prob = jax.lax.stop_gradient(_candidate_log_probs(policy, old_params, traj, candidates))
+  ratio = jnp.exp(log_prob - old_log_prob)
+  surrogate = jnp.minimum(ratio * advantage, jnp.clip(ratio, 1 - clip, 1 + clip) * advantage)
+  best = jnp.argmin(candidates.l2.reshape(-1, k, batch), axis=1)  # (T, B)
+  best_log_prob = jnp.take_along_axis(log_prob.reshape(-1, k, batch), best[:, None], axis=1)
+  metrics = {"clip_fraction": jnp.mean((jnp.abs(ratio - 1) > clip).astype(jnp.float32)),
+             "best_nll": -jnp.mean(best_log_prob),
+             "greedy_nll": -jnp.mean(log_prob.reshape(-1, k, batch)[:, 0])}
+  return -jnp.mean(surrogate), metrics
+
+
+def candidate_update(policy, optimiser: optax.GradientTransformation, clip: float, params,
+                     opt_state, old_params, demonstrations: Demonstrations
+                     ) -> Tuple[Any, Any, Dict[str, chex.Array]]:
+  """One optimiser step on `candidate_loss`: (params, opt_state, metrics): "candidate_loss",
+  "grad_norm", "clip_fraction" (the share of candidates whose ratio left the clip range),
+  "best_nll" and "greedy_nll" (-log pi of the best-finishing and of the greedy candidate)."""
+  (loss, metrics), grads = jax.value_and_grad(
+      lambda p: candidate_loss(policy, p, old_params, demonstrations, clip), has_aux=True)(params)
+  updates, opt_state = optimiser.update(grads, opt_state, params)
+  metrics = dict(metrics, candidate_loss=loss, grad_norm=optax.tree.norm(grads))
   return optax.apply_updates(params, updates), opt_state, metrics

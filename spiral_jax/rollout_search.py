@@ -31,6 +31,11 @@ class SearchResult(NamedTuple):
   final_canvas: chex.Array  # (B, H, W, C)
   l2: chex.Array  # (B,): the search's final l2 to the target
   greedy_l2: chex.Array  # (B,): the greedy policy's final l2 on the same targets
+  # Every candidate tried at each step of the search's episode (candidate 0: the greedy action),
+  # for learning from all of them (`imitation.candidate_loss`):
+  candidate_actions: Dict[str, chex.Array]  # {component: (B, T, K, ...)}
+  candidate_weights: Dict[str, chex.Array]  # {component: (B, T, K)}: 1 where it was used
+  candidate_l2: chex.Array  # (B, T, K): the final l2 of the greedy finish from each
 
 
 def _l2(canvas, targets):
@@ -99,19 +104,27 @@ def search_rollout(env, policy, params, key: chex.PRNGKey, targets: chex.Array,
     env_state = jax.tree.map(choose, tried_state)
     timestep = jax.tree.map(choose, tried_timestep)
     greedy_l2 = jnp.where(t == 0, l2[0], greedy_l2)
-    # which components the action used: the policy's next mask (all, where the env has none)
-    used = policy.inputs(timestep.observation, action, jnp.zeros_like(first)).action_mask
-    record = (action, used)
+    # which components each action used: the policy's next mask (all, where the env has none)
+    tried_used = policy.inputs(tried_timestep.observation, flat,
+                               jnp.zeros((candidates * batch,), bool)).action_mask
+    used = jax.tree.map(choose, tried_used)
+    by_candidate = lambda x: jnp.moveaxis(x.reshape((candidates, batch) + x.shape[1:]), 0, 1)
+    record = (action, used, jax.tree.map(by_candidate, flat),
+              jax.tree.map(by_candidate, tried_used), l2.T)
     return (env_state, timestep, next_lstm, action, jnp.zeros_like(first), greedy_l2), record
 
   carry = (env_state, timestep, policy.initial_state(batch), policy.zero_action((batch,)),
            jnp.ones((batch,), bool), jnp.zeros((batch,), jnp.float32))
-  carry, (actions, weights) = jax.lax.scan(body, carry, jnp.arange(steps))
-  batch_major = lambda x: jnp.swapaxes(x, 0, 1)
+  carry, records = jax.lax.scan(body, carry, jnp.arange(steps))
+  actions, weights, tried, tried_weights, tried_l2 = jax.tree.map(
+      lambda x: jnp.swapaxes(x, 0, 1), records)  # batch-major
+  as_weight = lambda w: w.astype(jnp.float32)
   final = carry[1].observation["canvas"]
-  return SearchResult(actions=jax.tree.map(batch_major, actions),
-                      weights=jax.tree.map(lambda w: batch_major(w.astype(jnp.float32)), weights),
-                      final_canvas=final, l2=_l2(final, targets), greedy_l2=carry[5])
+  return SearchResult(actions=actions, weights=jax.tree.map(as_weight, weights),
+                      final_canvas=final, l2=_l2(final, targets), greedy_l2=carry[5],
+                      candidate_actions=tried,
+                      candidate_weights=jax.tree.map(as_weight, tried_weights),
+                      candidate_l2=tried_l2)
 
 
 def search_programs(env, policy, params, targets, candidates: int, key: chex.PRNGKey,

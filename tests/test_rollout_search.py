@@ -12,6 +12,7 @@ import sys
 from absl.testing import absltest
 import jax
 import numpy as np
+import optax
 
 from environments import paint_actions
 from environments import traced_programs
@@ -68,6 +69,66 @@ class RolloutSearchTest(absltest.TestCase):
     np.testing.assert_array_equal(result.weights["flag"], 1.0)
     np.testing.assert_array_equal(result.weights["size"], np.where(moves, 0.0, 1.0))
 
+  def test_every_candidate_is_recorded_with_how_it_finished(self):
+    result = jax.device_get(self.search(self.params, jax.random.PRNGKey(1), self.targets, 4))
+    self.assertEqual(result.candidate_l2.shape, (6, self.env.episode_length, 4))
+    # the search took, at each step, the candidate that finished closest (ties: the greedy one)
+    pick = np.argmin(result.candidate_l2, axis=-1)
+    for name, tried in result.candidate_actions.items():
+      index = pick.reshape(pick.shape + (1,) * (tried.ndim - 2))
+      np.testing.assert_array_equal(np.take_along_axis(tried, index, 2)[:, :, 0],
+                                    result.actions[name], name)
+      np.testing.assert_array_equal(
+          np.take_along_axis(result.candidate_weights[name], pick[..., None], 2)[..., 0],
+          result.weights[name], name)
+    # candidate 0 of the first step is the greedy policy's episode; the last step's best is
+    # the search's own final l2
+    np.testing.assert_allclose(result.candidate_l2[:, 0, 0], result.greedy_l2, rtol=1e-6)
+    np.testing.assert_allclose(result.candidate_l2[:, -1].min(-1), result.l2, rtol=1e-5)
+
+  def test_learning_from_the_candidates_makes_the_better_ones_likelier(self):
+    result = jax.device_get(self.search(self.params, jax.random.PRNGKey(2), self.targets, 4))
+    traj = imitation.scripted_rollout(self.env, self.policy, result.actions, target=self.targets)
+    candidates = imitation.Candidates(result.candidate_actions, result.candidate_weights,
+                                      result.candidate_l2)
+    demos = imitation.Demonstrations(traj, result.weights, candidates)
+    optimiser = optax.adam(3e-4)
+    update = jax.jit(functools.partial(imitation.candidate_update, self.policy, optimiser, 0.2))
+
+    def margin(params):  # log pi(best) - log pi(worst), where the candidates finished apart
+      flat = imitation._candidates_time_major(candidates)  # pylint: disable=protected-access
+      log_prob = imitation._candidate_log_probs(  # pylint: disable=protected-access
+          self.policy, params, imitation.trajectory_lib.time_major(traj), flat)
+      steps, batch = result.l2.shape[0], len(result.l2)
+      log_prob = np.asarray(log_prob).reshape(-1, 4, batch)
+      l2 = np.moveaxis(result.candidate_l2, 0, 2)  # (T, K, B)
+      apart = l2.max(1) - l2.min(1) > 1e-4
+      best = np.take_along_axis(log_prob, l2.argmin(1)[:, None], 1)[:, 0]
+      worst = np.take_along_axis(log_prob, l2.argmax(1)[:, None], 1)[:, 0]
+      del steps
+      return float(np.mean((best - worst)[apart]))
+
+    params, opt_state = self.params, optimiser.init(self.params)
+    loss, metrics = imitation.candidate_loss(self.policy, params, params, demos)
+    self.assertAlmostEqual(float(metrics["clip_fraction"]), 0.0)  # the ratios start at 1
+    self.assertAlmostEqual(float(loss), 0.0, places=5)  # mean-zero advantages at ratio 1
+    before = margin(params)
+    for _ in range(10):
+      params, opt_state, metrics = update(params, opt_state, self.params, demos)
+    self.assertGreater(margin(params), before + 0.5)
+    self.assertTrue(np.isfinite(float(metrics["candidate_loss"])))
+    with self.assertRaisesRegex(ValueError, "trace_expert --expert=search"):
+      imitation.candidate_loss(self.policy, params, params, demos._replace(candidates=None))
+
+  def test_candidate_advantages_are_mean_zero_and_scaled(self):
+    l2 = np.array([[0.1, 0.2, 0.3, 0.2], [0.5, 0.5, 0.5, 0.5]], np.float32)
+    advantage = np.asarray(imitation.candidate_advantages(l2))
+    np.testing.assert_allclose(advantage.sum(-1), 0.0, atol=1e-6)
+    np.testing.assert_array_equal(advantage[1], 0.0)  # all finished alike: nothing to learn
+    self.assertGreater(advantage[0, 0], 0)  # the closest finish is the most advantaged
+    self.assertLess(advantage[0, 2], 0)
+    np.testing.assert_allclose(np.sqrt(np.mean(advantage ** 2)), 1.0, rtol=1e-5)
+
   def test_no_candidate_is_one_clear_error(self):
     with self.assertRaisesRegex(ValueError, "candidates must be >= 1"):
       rollout_search.search_rollout(self.env, self.policy, self.params, jax.random.PRNGKey(0),
@@ -107,7 +168,42 @@ class SearchExpertScriptTest(absltest.TestCase):
     self.assertLess(figures["l2_mean"], 0.6 * figures["blank_l2"])
     self.assertIn("recognised", figures)
     config, _, _ = setups.load_agent(agent="mnist_small")
-    self.assertLen(traced_programs.Demonstrations(out, setups.paint_config(config.env)), 8)
+    paint = setups.paint_config(config.env)
+    demos = traced_programs.Demonstrations(out, paint)
+    self.assertLen(demos, 8)
+    self.assertTrue(demos.has_candidates)
+    *_, (tried, tried_weights, tried_l2) = demos(5, with_candidates=True)
+    self.assertEqual(tried_l2.shape, (5, paint.episode_length, 3))
+    self.assertEqual(tried["end"].shape, (5, paint.episode_length, 3, 2))
+    self.assertEqual(tried_weights["size"].shape, (5, paint.episode_length, 3))
+    # the agent learns from every candidate (imitate --objective=candidates)
+    imitate = lambda *args: subprocess.run(
+        [sys.executable, "-m", "experiments.imitate",
+         "--config=experiments/configs/mnist_conditional.py", f"--traced={out}",
+         "--objective=candidates", "--batch_size=4", "--updates=3", "--log_every=1",
+         "--max_minutes=0", "--config.progress=False", *args], capture_output=True, text=True,
+        timeout=600, cwd=ROOT, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    workdir = self.create_tempdir().full_path
+    result = imitate("--config.init_from=mnist_small", f"--workdir={workdir}")
+    self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+    self.assertEqual(json.loads(result.stdout.strip().splitlines()[-1])["updates"], 3)
+    with open(os.path.join(workdir, "metrics.jsonl")) as f:
+      records = [json.loads(line) for line in f]
+    self.assertLen(records, 3)
+    self.assertTrue(all(np.isfinite(r["candidate_loss"]) for r in records))
+    # without the agent that searched, or from programs without candidates: one clear line
+    result = imitate(f"--workdir={self.create_tempdir().full_path}")
+    self.assertNotEqual(result.returncode, 0)
+    self.assertIn("--config.init_from", result.stderr)
+    self.assertNotIn("Traceback", result.stderr)
+    bare = os.path.join(self.create_tempdir().full_path, "bare.npz")
+    actions, weights, _, targets = demos(4)
+    traced_programs.save(bare, paint, actions, weights, targets)
+    result = imitate("--config.init_from=mnist_small", f"--traced={bare}",
+                     f"--workdir={self.create_tempdir().full_path}")
+    self.assertNotEqual(result.returncode, 0)
+    self.assertIn("--expert=search", result.stderr)
+    self.assertNotIn("Traceback", result.stderr)
     # without an agent: one clear line, no traceback
     result = run("--expert=search", "--dataset=mnist_sample", "--split=test[:8]")
     self.assertNotEqual(result.returncode, 0)
