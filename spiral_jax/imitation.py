@@ -16,12 +16,12 @@ maximises their likelihood. SPIRAL's reinforcement learning can then continue fr
   * `candidate_loss`, `candidate_update`: learning from every action a search tried (below).
 
 A search (`spiral_jax.rollout_search`) tries K candidates at each step and knows how each one
-finishes. Cloning teaches only the one that finished best, a single lucky draw; `candidate_loss`
-uses all K: each candidate's advantage is how much closer than the candidates' mean it finished
-(normalised over the batch), and a clipped policy-gradient surrogate (PPO's, Schulman et al., 2017)
-raises the probability of the better ones and lowers that of the worse, the greedy action
-included, within a ratio of the searching policy's probability (`old_params`), so that the
-fixed data cannot push any probability to zero.
+finishes. Cloning teaches only the one that finished best, a single lucky draw, and with the same
+weight whether it beat the greedy action by much or by nothing; `candidate_loss` weighs each
+candidate by how much closer than the greedy action's its finish came (`candidate_advantages`),
+and a clipped policy-gradient surrogate (PPO's, Schulman et al., 2017) moves probability from the
+greedy action to the candidates that beat it, within a ratio of the searching policy's
+probability (`old_params`), so that the fixed data cannot push any probability to zero.
 
 Each demonstration step has a weight per action component: 0 for a component the action did not
 use (a scene's skip uses only its mode), so that the policy is not taught arbitrary values.
@@ -194,10 +194,17 @@ def _candidate_log_probs(policy, params, traj, candidates):
 
 
 def candidate_advantages(l2: chex.Array) -> chex.Array:
-  """Advantages (..., K) of K candidates from their final l2 (..., K): the candidates' mean l2
-  minus each one's, divided by the root mean square of those differences over everything given
-  (0 where all candidates finished alike)."""
-  advantage = jnp.mean(l2, axis=-1, keepdims=True) - l2
+  """Advantages (..., K) of K candidates from their final l2 (..., K), candidate 0 the greedy
+  action: each other candidate gains by how much closer than the greedy action's it finished (0
+  where it did not), and the greedy action loses their sum, so that probability moves from the
+  greedy action to the candidates that beat it, and only where one did. Divided by the root mean
+  square over everything given.
+
+  (A baseline of the candidates' mean, which also lowers the samples that finished worse, made the
+  greedy action less likely, not more: on a location grid the samples are mostly the greedy cell's
+  neighbours, and lowering them lowered it too; docs/levers.md.)"""
+  gain = jnp.maximum(l2[..., :1] - l2[..., 1:], 0.0)
+  advantage = jnp.concatenate([-jnp.sum(gain, axis=-1, keepdims=True), gain], axis=-1)
   return advantage / (jnp.sqrt(jnp.mean(advantage ** 2)) + 1e-8)
 
 

@@ -95,18 +95,16 @@ class RolloutSearchTest(absltest.TestCase):
     optimiser = optax.adam(3e-4)
     update = jax.jit(functools.partial(imitation.candidate_update, self.policy, optimiser, 0.2))
 
-    def margin(params):  # log pi(best) - log pi(worst), where the candidates finished apart
+    def margin(params):  # log pi(best) - log pi(greedy), where a candidate beat the greedy one
       flat = imitation._candidates_time_major(candidates)  # pylint: disable=protected-access
       log_prob = imitation._candidate_log_probs(  # pylint: disable=protected-access
           self.policy, params, imitation.trajectory_lib.time_major(traj), flat)
-      steps, batch = result.l2.shape[0], len(result.l2)
-      log_prob = np.asarray(log_prob).reshape(-1, 4, batch)
+      log_prob = np.asarray(log_prob).reshape(-1, 4, len(result.l2))
       l2 = np.moveaxis(result.candidate_l2, 0, 2)  # (T, K, B)
-      apart = l2.max(1) - l2.min(1) > 1e-4
+      beaten = l2.min(1) < l2[:, 0] - 1e-5
+      self.assertGreater(np.sum(beaten), 3)
       best = np.take_along_axis(log_prob, l2.argmin(1)[:, None], 1)[:, 0]
-      worst = np.take_along_axis(log_prob, l2.argmax(1)[:, None], 1)[:, 0]
-      del steps
-      return float(np.mean((best - worst)[apart]))
+      return float(np.mean((best - log_prob[:, 0])[beaten]))
 
     params, opt_state = self.params, optimiser.init(self.params)
     loss, metrics = imitation.candidate_loss(self.policy, params, params, demos)
@@ -120,13 +118,16 @@ class RolloutSearchTest(absltest.TestCase):
     with self.assertRaisesRegex(ValueError, "trace_expert --expert=search"):
       imitation.candidate_loss(self.policy, params, params, demos._replace(candidates=None))
 
-  def test_candidate_advantages_are_mean_zero_and_scaled(self):
-    l2 = np.array([[0.1, 0.2, 0.3, 0.2], [0.5, 0.5, 0.5, 0.5]], np.float32)
+  def test_candidate_advantages_move_probability_from_a_beaten_greedy_action(self):
+    l2 = np.array([[0.2, 0.1, 0.3, 0.15],  # two candidates beat the greedy action (first)
+                   [0.5, 0.5, 0.5, 0.5],  # all finished alike
+                   [0.1, 0.2, 0.3, 0.2]], np.float32)  # the greedy action finished best
     advantage = np.asarray(imitation.candidate_advantages(l2))
     np.testing.assert_allclose(advantage.sum(-1), 0.0, atol=1e-6)
-    np.testing.assert_array_equal(advantage[1], 0.0)  # all finished alike: nothing to learn
-    self.assertGreater(advantage[0, 0], 0)  # the closest finish is the most advantaged
-    self.assertLess(advantage[0, 2], 0)
+    np.testing.assert_array_equal(advantage[1:], 0.0)  # nothing beat the greedy action
+    self.assertLess(advantage[0, 0], 0)
+    self.assertEqual(advantage[0, 2], 0)  # a worse candidate is left alone
+    np.testing.assert_allclose(advantage[0, 1] / advantage[0, 3], 2.0, rtol=1e-5)
     np.testing.assert_allclose(np.sqrt(np.mean(advantage ** 2)), 1.0, rtol=1e-5)
 
   def test_no_candidate_is_one_clear_error(self):
