@@ -12,7 +12,14 @@ through the real renderer (`spiral_jax.imitation`). The run directory is a train
 
 Programs: MuJoCo Scenes' own (config experiments/configs/mujoco_conditional.py), random stroke
 programs for the JAX painting renderer, or with --traced=FILE the programs traced from pictures'
-ink (`experiments.trace_expert --out=FILE`); the loop is `experiments.cloning`'s. Checkpoints
+ink (`experiments.trace_expert --out=FILE`); the loop is `experiments.cloning`'s. From a rollout
+search's programs (`trace_expert --expert=search`), --objective=candidates learns from every
+action the search tried instead of the one it kept (`spiral_jax.imitation.candidate_loss`; it
+gained no more than cloning did: docs/levers.md):
+
+  python -m experiments.imitate --config=experiments/configs/omniglot_long.py \
+      --config.init_from=omniglot --traced=runs/search.npz --workdir=runs/candidates \
+      --objective=candidates --batch_size=16 --learning_rate=3e-4 --updates=400 Checkpoints
 every config.checkpoint_every_minutes and at the end (SIGTERM or Ctrl-C stops cleanly). The last
 line printed is one JSON object: updates, frames, elapsed_s, stopped_by_signal.
 """
