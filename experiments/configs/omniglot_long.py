@@ -19,7 +19,7 @@ and was then continued with the l2 reward (docs/levers.md, "Continuing the `omni
       --config.learner.policy_learning_rate=5e-4 --config.learner.reward=l2 \
       --config.learner.reward_scale=100
 
-and last improved by two rounds of expert iteration: the programs of its rollout search, cloned in
+and then improved by two rounds of expert iteration: the programs of its rollout search, cloned in
 (docs/levers.md, "Rollout search"):
 
   python -m experiments.trace_expert --expert=search --workdir=runs/omniglot_l2 \
@@ -28,6 +28,14 @@ and last improved by two rounds of expert iteration: the programs of its rollout
       --config.init_from=runs/omniglot_l2 --traced=runs/s1.npz --workdir=runs/ox1 \
       --batch_size=32 --learning_rate=3e-4 --learning_rate_final=0.1 --updates=600 --max_minutes=0
   # then the same from runs/ox1, on background[4000:8000], 400 updates, into runs/ox2
+
+and a third round, the agent's search of background[8000:12000] cloned in with a 16-pixel glimpse
+added to the policy (its weights start at zero):
+
+  python -m experiments.imitate --config=experiments/configs/omniglot_long.py \
+      --config.init_from=runs/ox2 --config.policy.location_glimpse=16 --traced=runs/s3.npz \
+      --workdir=runs/ogl1 --batch_size=32 --learning_rate=3e-4 --learning_rate_final=0.1 \
+      --updates=600 --max_minutes=0
 """
 
 from experiments.configs import base
