@@ -364,6 +364,12 @@ class Demonstrations:
     self._targets = targets
     self._candidates = None
     if "candidate_l2" in arrays:
+      names = [f"candidate_{kind}/{c}" for kind in ("action", "weight")
+               for c in config.components]
+      if (any(name not in arrays for name in names)
+          or arrays["candidate_l2"].shape[:2] != (count, config.episode_length)):
+        raise ValueError(f"{path} holds incomplete search candidates: write it again with "
+                         "`python -m experiments.trace_expert --expert=search --out=FILE`.")
       self._candidates = (
           {c: arrays[f"candidate_action/{c}"].astype(np.int32) for c in config.components},
           {c: arrays[f"candidate_weight/{c}"] for c in config.components},

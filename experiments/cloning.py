@@ -45,9 +45,9 @@ class Cloning:
     main job's phase). learning_rate: Adam's; with `updates` and learning_rate_final < 1 it falls
     linearly to learning_rate * learning_rate_final over the updates. batch_size: demonstrations
     per update (0: the learner's batch size). noise, scenes: as the flags say. objective: "clone"
-  (the demonstrated actions' likelihood) or "candidates" (every candidate of a search's programs,
-  `imitation.candidate_loss`, against the policy that searched: config.init_from), with `clip`
-  its ratio's range."""
+    (the demonstrated actions' likelihood) or "candidates" (every candidate of a search's
+    programs, `imitation.candidate_loss`, against the policy that searched: config.init_from),
+    with `clip` its ratio's range."""
   updates: int = 0
   max_minutes: float = 10.0
   learning_rate: float = 1e-3

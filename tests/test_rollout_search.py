@@ -177,6 +177,12 @@ class SearchExpertScriptTest(absltest.TestCase):
     self.assertEqual(tried_l2.shape, (5, paint.episode_length, 3))
     self.assertEqual(tried["end"].shape, (5, paint.episode_length, 3, 2))
     self.assertEqual(tried_weights["size"].shape, (5, paint.episode_length, 3))
+    with np.load(out) as f:  # a file whose candidates lost a component: one clear error
+      arrays = {name: f[name] for name in f.files if name != "candidate_action/end"}
+    broken = os.path.join(self.create_tempdir().full_path, "broken.npz")
+    np.savez(broken, **arrays)
+    with self.assertRaisesRegex(ValueError, "incomplete search candidates"):
+      traced_programs.Demonstrations(broken, paint)
     # the agent learns from every candidate (imitate --objective=candidates)
     imitate = lambda *args: subprocess.run(
         [sys.executable, "-m", "experiments.imitate",
