@@ -128,18 +128,24 @@ def _time_major(demonstrations):
   return traj, weights
 
 
-def _nll(policy, params, traj, weights):
-  """-mean log pi(demonstrated action), components weighted, on a time-major trajectory."""
-  num_steps, batch = traj.first.shape
+def _step_inputs(policy, traj, copies=1):
+  """The policy's StepInputs for a time-major trajectory's steps, its batch repeated `copies`
+  times along the batch axis (copy-major)."""
+  num_steps = traj.first.shape[0]
+  tile = lambda x: jnp.concatenate([x] * copies, axis=1) if copies > 1 else x
   target = None
   if policy.conditional:
     if traj.target is None:
       raise ValueError("A conditional policy learns from demonstrations with targets.")
-    target = jnp.broadcast_to(traj.target[None], (num_steps,) + traj.target.shape)
-  inputs = policy_lib.StepInputs(traj.canvas, traj.prev_action, traj.action_mask, traj.first,
-                                 target)
-  output, _ = policy.unroll(params, inputs, traj.action, policy.initial_state(batch),
-                            component_weights=weights)
+    target = tile(jnp.broadcast_to(traj.target[None], (num_steps,) + traj.target.shape))
+  return policy_lib.StepInputs(tile(traj.canvas), jax.tree.map(tile, traj.prev_action),
+                               jax.tree.map(tile, traj.action_mask), tile(traj.first), target)
+
+
+def _nll(policy, params, traj, weights):
+  """-mean log pi(demonstrated action), components weighted, on a time-major trajectory."""
+  output, _ = policy.unroll(params, _step_inputs(policy, traj), traj.action,
+                            policy.initial_state(traj.first.shape[1]), component_weights=weights)
   return -jnp.mean(output.log_prob)
 
 
@@ -178,17 +184,9 @@ def _candidates_time_major(candidates: Candidates):
 
 def _candidate_log_probs(policy, params, traj, candidates):
   """log pi(candidate) (T, K * B) at the demonstrated episodes' steps (time-major `traj`)."""
-  num_steps, batch = traj.first.shape
-  k = candidates.l2.shape[1] // batch
-  tile = lambda x: jnp.concatenate([x] * k, axis=1)
-  target = None
-  if policy.conditional:
-    if traj.target is None:
-      raise ValueError("A conditional policy learns from demonstrations with targets.")
-    target = tile(jnp.broadcast_to(traj.target[None], (num_steps,) + traj.target.shape))
-  inputs = policy_lib.StepInputs(tile(traj.canvas), jax.tree.map(tile, traj.prev_action),
-                                 jax.tree.map(tile, traj.action_mask), tile(traj.first), target)
-  output, _ = policy.unroll(params, inputs, candidates.actions, policy.initial_state(k * batch),
+  copies = candidates.l2.shape[1] // traj.first.shape[1]
+  output, _ = policy.unroll(params, _step_inputs(policy, traj, copies), candidates.actions,
+                            policy.initial_state(candidates.l2.shape[1]),
                             component_weights=candidates.weights)
   return output.log_prob
 
@@ -215,21 +213,21 @@ def candidate_loss(policy, params, old_params, demonstrations: Demonstrations,
   if demonstrations.candidates is None:
     raise ValueError("candidate_loss learns from a search's candidates: the demonstrations have "
                      "none (write them with `experiments.trace_expert --expert=search`).")
-  traj, _ = _time_major(demonstrations)
+  traj = trajectory_lib.time_major(demonstrations.trajectory)
   candidates = _candidates_time_major(demonstrations.candidates)
   batch = traj.first.shape[1]
-  k = candidates.l2.shape[1] // batch
-  advantage = candidate_advantages(candidates.l2.reshape(-1, k, batch).swapaxes(1, 2))
-  advantage = advantage.swapaxes(1, 2).reshape(candidates.l2.shape)
+  by_candidate = lambda x: x.reshape(x.shape[0], -1, batch)  # (T, K * B) -> (T, K, B)
+  l2 = by_candidate(candidates.l2)
+  advantage = candidate_advantages(l2.swapaxes(1, 2)).swapaxes(1, 2).reshape(candidates.l2.shape)
   log_prob = _candidate_log_probs(policy, params, traj, candidates)
   old_log_prob = jax.lax.stop_gradient(_candidate_log_probs(policy, old_params, traj, candidates))
   ratio = jnp.exp(log_prob - old_log_prob)
   surrogate = jnp.minimum(ratio * advantage, jnp.clip(ratio, 1 - clip, 1 + clip) * advantage)
-  best = jnp.argmin(candidates.l2.reshape(-1, k, batch), axis=1)  # (T, B)
-  best_log_prob = jnp.take_along_axis(log_prob.reshape(-1, k, batch), best[:, None], axis=1)
+  best_log_prob = jnp.take_along_axis(by_candidate(log_prob), jnp.argmin(l2, axis=1)[:, None],
+                                      axis=1)
   metrics = {"clip_fraction": jnp.mean((jnp.abs(ratio - 1) > clip).astype(jnp.float32)),
              "best_nll": -jnp.mean(best_log_prob),
-             "greedy_nll": -jnp.mean(log_prob.reshape(-1, k, batch)[:, 0])}
+             "greedy_nll": -jnp.mean(by_candidate(log_prob)[:, 0])}
   return -jnp.mean(surrogate), metrics
 
 
