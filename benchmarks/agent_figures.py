@@ -74,18 +74,22 @@ def main():
       if not is_own and not args.libmypaint:
         continue
       start = time.perf_counter()
-      measured, _, _ = measure.evaluate(agent=name, data_dir=data_dir,
-                                        num_images=recorded["num_images"],
-                                        renderer=None if is_own else renderer)
+      try:
+        measured, _, _ = measure.evaluate(agent=name, data_dir=data_dir,
+                                          num_images=recorded["num_images"],
+                                          renderer=None if is_own else renderer)
+      except (ValueError, OSError) as error:  # e.g. a --celeba_dir without the faces
+        sys.exit(f"agent_figures: {name}: {error}")
       label = name if is_own else f"{name}_{renderer}"
       if (measured.get("dataset"), measured.get("split")) != (recorded.get("dataset"),
                                                               recorded.get("split")):
         print(f"agent_figures: {label} was evaluated on {measured.get('dataset')} "
               f"{measured.get('split')}, its record on {recorded.get('dataset')} "
               f"{recorded.get('split')}.", file=sys.stderr)
-      out.update(compare(label, measured, recorded))
-      out[f"{label}_seconds"] = round(time.perf_counter() - start, 1)
-      print(json.dumps({k: v for k, v in out.items() if k.startswith(label)}), file=sys.stderr)
+      figures = compare(label, measured, recorded)
+      figures[f"{label}_seconds"] = round(time.perf_counter() - start, 1)
+      print(json.dumps(figures), file=sys.stderr)
+      out.update(figures)
   ratios = [abs(v - 1.0) for k, v in out.items() if k.endswith("_l2_ratio")]
   shares = [abs(out[k] - out[f"{k}_recorded"]) for k in list(out)
             if k.endswith(SHARES) and f"{k}_recorded" in out]

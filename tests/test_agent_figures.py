@@ -39,6 +39,13 @@ class AgentFiguresTest(absltest.TestCase):
     self.assertIn("picasso", result.stderr)
     self.assertIn("mnist_small", result.stderr)  # the names that do ship
 
+  def test_a_missing_celeba_directory_is_one_line_and_a_non_zero_exit(self):
+    result = _run("--agents", "celeba", "--celeba_dir", os.path.join(ROOT, "no_such_dir"))
+    self.assertNotEqual(result.returncode, 0)
+    self.assertEqual(result.stdout, "")
+    self.assertEqual(result.stderr.strip().count("\n"), 0, result.stderr)
+    self.assertIn("no_such_dir", result.stderr)
+
   def test_compare_reports_each_figure_its_record_has(self):
     measured = {"l2_mean": 0.033, "recognised": 0.8, "blank_l2": 0.1}
     recorded = {"l2_mean": 0.030, "recognised": 0.85, "num_images": 10}
