@@ -76,9 +76,13 @@ class PopulationTest(absltest.TestCase):
     workdir = self.create_tempdir().full_path
     config = tiny_config()
     frames_per_update = 8 * 3
-    # A report every update: eight chances for the member behind to clone the one ahead.
+    # A report every update. Ray's asynchronous PBT lets the member behind clone the one ahead only
+    # if that one was also ahead at its own last report (else it holds no checkpoint to clone),
+    # and two tiny members swap places at random: 24 reports each make an exploit near certain
+    # (with 8, one clean-clone CI run saw none).
+    updates = 24
     summary = population.run_population(config, workdir, population=2, perturbation_interval=1,
-                                        max_frames=8 * frames_per_update)
+                                        max_frames=updates * frames_per_update)
     print(summary)
     self.assertEqual(summary["population"], 2)
     with open(os.path.join(workdir, "members.json"), encoding="utf-8") as f:
@@ -96,7 +100,7 @@ class PopulationTest(absltest.TestCase):
     for member in members:
       frames = [h["frames"] for h in member["history"]]
       self.assertTrue(all(np.isfinite(h["fitness"]) for h in member["history"]))
-      self.assertEqual(frames[-1], 8 * frames_per_update)
+      self.assertEqual(frames[-1], updates * frames_per_update)
     # Every checkpoint Ray kept restores as a run directory.
     restored = 0
     for member in members:
