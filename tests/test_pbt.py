@@ -76,10 +76,9 @@ class PopulationTest(absltest.TestCase):
     workdir = self.create_tempdir().full_path
     config = tiny_config()
     frames_per_update = 8 * 3
-    # A report every update. Ray's asynchronous PBT lets the member behind clone the one ahead only
-    # if that one was also ahead at its own last report (else it holds no checkpoint to clone),
-    # and two tiny members swap places at random: 24 reports each make an exploit near certain
-    # (with 8, one clean-clone CI run saw none).
+    # A report every update. Ray's asynchronous PBT skips most chances to clone the member ahead
+    # ("no checkpoint for trial": about 20 skips to 1 exploit here), so 24 reports each give the
+    # exploit more room than 8 did (one clean-clone CI run with 8 saw none).
     updates = 24
     summary = population.run_population(config, workdir, population=2, perturbation_interval=1,
                                         max_frames=updates * frames_per_update)
