@@ -76,12 +76,9 @@ class PopulationTest(absltest.TestCase):
     workdir = self.create_tempdir().full_path
     config = tiny_config()
     frames_per_update = 8 * 3
-    # A report every update. Ray's asynchronous PBT skips most chances to clone the member ahead
-    # ("no checkpoint for trial": about 20 skips to 1 exploit here), so 24 reports each give the
-    # exploit more room than 8 did (one clean-clone CI run with 8 saw none).
-    updates = 24
+    # A report every update: eight chances for the member behind to clone the one ahead.
     summary = population.run_population(config, workdir, population=2, perturbation_interval=1,
-                                        max_frames=updates * frames_per_update)
+                                        max_frames=8 * frames_per_update)
     print(summary)
     self.assertEqual(summary["population"], 2)
     with open(os.path.join(workdir, "members.json"), encoding="utf-8") as f:
@@ -99,7 +96,7 @@ class PopulationTest(absltest.TestCase):
     for member in members:
       frames = [h["frames"] for h in member["history"]]
       self.assertTrue(all(np.isfinite(h["fitness"]) for h in member["history"]))
-      self.assertEqual(frames[-1], updates * frames_per_update)
+      self.assertEqual(frames[-1], 8 * frames_per_update)
     # Every checkpoint Ray kept restores as a run directory.
     restored = 0
     for member in members:
