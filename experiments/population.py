@@ -2,8 +2,10 @@
 which documents it), without flags, so that Ray's workers and the tests import it alone."""
 
 import json
+import logging
 import math
 import os
+import random
 import shutil
 import tempfile
 
@@ -14,11 +16,18 @@ from experiments import setups
 from spiral_jax import training
 
 MUTATED = ("entropy_cost", "policy_learning_rate", "discriminator_learning_rate")
+# What a member's history keeps of each report (members.json, the plot).
+HISTORY_KEYS = ("frames", "updates", "fitness", "exploited") + MUTATED
 # Reported checkpoints each member keeps in its trial directory. Ray keeps them all (its own
 # retention fails when PBT registers a member's newest checkpoint a second time, which then stops
-# exploits), so the member prunes its older ones itself; an exploit only ever clones a member's
-# newest.
+# exploits), so the member prunes its older ones itself; an exploit copies the one it clones
+# first (`_exploits_scheduler`), so pruning never takes a checkpoint from under a restore.
 CHECKPOINTS_KEPT = 4
+# Each member's reports, one JSON line each, in its run directory: its history (Ray's own
+# per-trial results lose a member's reports after it was restored from another's checkpoint).
+REPORTS_FILE = "reports.jsonl"
+# Under the population's directory: the checkpoints being cloned, until their clones report.
+EXPLOITS_DIR = "exploits"
 
 
 def _import_ray():
@@ -82,6 +91,76 @@ def _restore_into(checkpoint, workdir):
   return writer
 
 
+def reported_checkpoint(trial_dir, updates):
+  """The checkpoint directory (checkpoint_NNNNNN) that a member reported at `updates` (its
+  member.json says so) in its trial directory, or None where it is gone or not a local path."""
+  if updates is None or not os.path.isdir(trial_dir):
+    return None
+  for name in sorted((n for n in os.listdir(trial_dir) if n.startswith("checkpoint_")),
+                     reverse=True):
+    try:
+      with open(os.path.join(trial_dir, name, "member.json"), encoding="utf-8") as f:
+        if json.load(f)["updates"] == updates:
+          return os.path.join(trial_dir, name)
+    except (OSError, ValueError, KeyError):
+      continue
+  return None
+
+
+def _is_exploit_copy(path, exploits_dir):
+  return os.path.abspath(path).startswith(os.path.abspath(exploits_dir) + os.sep)
+
+
+def _exploits_scheduler(pbt_class):
+  """`pbt_class` (Ray's PopulationBasedTraining) where a member behind clones the checkpoint that
+  the member ahead reported with the score that ranked it, copied under `exploits_dir` first.
+
+  Ray's own asks the member ahead to save again and clones what that resolves to, which is
+  nothing while members pause and restart (in a population of two, about 20 exploits skipped to
+  1 made); and a copy cannot be pruned (`prune_checkpoints`) before the clone restores it. A
+  member that was just cloned into is not ranked until it reports again (Ray's would rank it by
+  the score of what it was). Where the trial directories are not local paths (cloud storage),
+  Ray's own way is kept."""
+
+  class ClonesReportedCheckpoints(pbt_class):
+
+    def __init__(self, exploits_dir, **kwargs):
+      super().__init__(**kwargs)
+      self._exploits_dir = exploits_dir
+      self._copies = 0
+
+    def _checkpoint_or_exploit(self, trial, tune_controller, upper_quantile, lower_quantile):
+      if not os.path.isdir(trial.path):
+        return super()._checkpoint_or_exploit(trial, tune_controller, upper_quantile,
+                                              lower_quantile)
+      if trial not in lower_quantile:
+        return None
+      trial_to_clone = random.choice(upper_quantile)
+      state = self._trial_state[trial_to_clone]
+      updates = (state.last_result or {}).get("updates")
+      source = reported_checkpoint(trial_to_clone.path, updates)
+      copied = os.path.join(self._exploits_dir,
+                            f"{trial_to_clone.trial_id}-{updates}-{self._copies}")
+      self._copies += 1
+      try:
+        if source is None:
+          raise FileNotFoundError(f"no checkpoint at update {updates}")
+        shutil.copytree(source, copied)
+      except OSError as e:
+        shutil.rmtree(copied, ignore_errors=True)
+        logging.info("PBT: %s's checkpoint is gone (%s); %s goes on without an exploit.",
+                     trial_to_clone.trial_id, e, trial.trial_id)
+        return None
+      from ray import tune  # pylint: disable=import-outside-toplevel
+      state.last_checkpoint = tune.Checkpoint.from_directory(copied)
+      self._exploit(tune_controller, trial, trial_to_clone)
+      # Its score was of what it no longer is: it is ranked again when it next reports.
+      self._trial_state[trial].last_score = None
+      return None
+
+  return ClonesReportedCheckpoints
+
+
 def prune_checkpoints(trial_dir, keep):
   """Deletes all but the newest `keep` reported checkpoints (checkpoint_NNNNNN) in trial_dir (a
   local path; remote storage is left to its own retention)."""
@@ -111,6 +190,9 @@ def trainable(tune_config):
   interval = int(tune_config["perturbation_interval"])
   checkpoint = tune.get_checkpoint()
   restored = _restore_into(checkpoint, workdir) if checkpoint else None
+  # a copy made for this exploit (`_exploits_scheduler`), deleted once this member has reported
+  exploited_copy = checkpoint.path if checkpoint and _is_exploit_copy(
+      checkpoint.path, tune_config["exploits_dir"]) else None
   event = None
   if restored:  # an exploit (another member's checkpoint), or this member paused and resumed
     event = {"trial_id": trial_id, "from_trial": restored["trial_id"],
@@ -123,7 +205,7 @@ def trainable(tune_config):
   checkpoints_dir = context.get_storage().trial_fs_path
 
   def report(metrics, step_dir):
-    nonlocal event
+    nonlocal event, exploited_copy
     with tempfile.TemporaryDirectory() as tmp:
       shutil.copytree(step_dir, os.path.join(tmp, os.path.basename(step_dir)))
       with open(os.path.join(tmp, "member.json"), "w", encoding="utf-8") as f:
@@ -133,8 +215,14 @@ def trainable(tune_config):
       result["fitness"] = fitness_of(metrics, tc.pbt.get("fitness", "auto"), tc.conditional)
       result["exploited"] = event["from_trial"] if event and event["exploit"] else ""
       event = None
+      with open(os.path.join(workdir, REPORTS_FILE), "a", encoding="utf-8") as f:
+        f.write(json.dumps({k: np.asarray(result[k]).item() for k in HISTORY_KEYS
+                            if k in result}) + "\n")
       prune_checkpoints(checkpoints_dir, CHECKPOINTS_KEPT - 1)
       tune.report(result, checkpoint=tune.Checkpoint.from_directory(tmp))
+    if exploited_copy:  # Ray now restores this member from the checkpoint just reported
+      shutil.rmtree(exploited_copy, ignore_errors=True)
+      exploited_copy = None
 
   training.run(config, setup, workdir, resume=restored is not None, report=report,
                report_every_updates=interval)
@@ -164,11 +252,13 @@ def run_population(config, workdir, population=None, perturbation_interval=None,
   cpus = cpus_per_member or max(0.1, ray.available_resources().get("CPU", 1.0) / population)
   starts = initial_hypers(ranges, population, seed)
   mutations = {name: tune.loguniform(*ranges[name]) for name in MUTATED}
-  scheduler = PopulationBasedTraining(
-      time_attr="training_iteration", perturbation_interval=1, hyperparam_mutations=mutations,
-      quantile_fraction=0.25, resample_probability=0.25, synch=False)
+  exploits_dir = os.path.join(workdir, EXPLOITS_DIR)
+  scheduler = _exploits_scheduler(PopulationBasedTraining)(
+      exploits_dir, time_attr="training_iteration", perturbation_interval=1,
+      hyperparam_mutations=mutations, quantile_fraction=0.25, resample_probability=0.25,
+      synch=False)
   base = config.to_dict()
-  param_space = {"base": base, "perturbation_interval": interval,
+  param_space = {"base": base, "perturbation_interval": interval, "exploits_dir": exploits_dir,
                  # the user's JAX compilation cache if there is one, else the population's
                  "cache_dir": (os.environ.get("JAX_COMPILATION_CACHE_DIR")
                                or os.path.join(workdir, "jax_cache")),
@@ -188,6 +278,7 @@ def run_population(config, workdir, population=None, perturbation_interval=None,
   errors = [r.error for r in results if r.error]
   if errors:
     raise RuntimeError(f"{len(errors)} member(s) failed; the first: {errors[0]}")
+  shutil.rmtree(exploits_dir, ignore_errors=True)
   members = _histories(results)
   best = results.get_best_result(metric="fitness", mode="max", scope="last")
   best_dir = _best_run(best, workdir)
@@ -208,19 +299,19 @@ def base_pbt_settings():
   return base.get_config("small").pbt.to_dict()
 
 
+def _read_jsonl(path):
+  if not os.path.exists(path):
+    return []
+  with open(path, encoding="utf-8") as f:
+    return [json.loads(line) for line in f if line.strip()]
+
+
 def _histories(results):
   """Each member's reports (frames, fitness, hyper-parameters) and restores."""
   members = []
   for result in results:
-    frame = result.metrics_dataframe
-    history = [{k: (None if isinstance(row[k], float) and math.isnan(row[k]) else row[k])
-                for k in ("frames", "updates", "fitness", "exploited") + MUTATED
-                if k in row} for row in frame.to_dict("records")]
-    path = os.path.join(result.path, "run", "restores.jsonl")
-    restores = []
-    if os.path.exists(path):
-      with open(path, encoding="utf-8") as f:
-        restores = [json.loads(line) for line in f if line.strip()]
+    history = _read_jsonl(os.path.join(result.path, "run", REPORTS_FILE))
+    restores = _read_jsonl(os.path.join(result.path, "run", "restores.jsonl"))
     members.append({"trial_id": result.metrics["trial_id"], "path": result.path,
                     "history": history, "exploits": [r for r in restores if r["exploit"]],
                     "resumes": [r for r in restores if not r["exploit"]]})

@@ -60,6 +60,21 @@ class FitnessTest(absltest.TestCase):
     del config.pbt
     self.assertEqual(population.pbt_settings(config)[0], population.base_pbt_settings())
 
+  def test_the_checkpoint_reported_at_an_update_is_found_by_its_member_file(self):
+    trial_dir = self.create_tempdir().full_path
+    for i, updates in enumerate((3, 4, 5)):
+      os.makedirs(os.path.join(trial_dir, f"checkpoint_{i:06d}"))
+      with open(os.path.join(trial_dir, f"checkpoint_{i:06d}", "member.json"), "w",
+                encoding="utf-8") as f:
+        json.dump({"trial_id": "a", "updates": updates, "hypers": {}}, f)
+    os.makedirs(os.path.join(trial_dir, "checkpoint_000003"))  # being written: no member.json
+    self.assertEqual(population.reported_checkpoint(trial_dir, 4),
+                     os.path.join(trial_dir, "checkpoint_000001"))
+    self.assertEqual(population.reported_checkpoint(trial_dir, 5),
+                     os.path.join(trial_dir, "checkpoint_000002"))
+    self.assertIsNone(population.reported_checkpoint(trial_dir, 2))  # pruned
+    self.assertIsNone(population.reported_checkpoint(os.path.join(trial_dir, "gone"), 4))
+
   def test_pruning_keeps_the_newest_checkpoints_only(self):
     trial_dir = self.create_tempdir().full_path
     for i in range(6):
@@ -96,7 +111,17 @@ class PopulationTest(absltest.TestCase):
     for member in members:
       frames = [h["frames"] for h in member["history"]]
       self.assertTrue(all(np.isfinite(h["fitness"]) for h in member["history"]))
+      # every member trained to the end, and its history holds its reports after an exploit
       self.assertEqual(frames[-1], 8 * frames_per_update)
+      after = [h for h in member["history"] if h["exploited"]]
+      self.assertEqual([h["exploited"] for h in after],
+                       [r["from_trial"] for r in member["exploits"]])
+      for report, restore in zip(after, member["exploits"]):
+        self.assertGreater(report["updates"], restore["updates"])
+        for name, value in restore["hypers_after"].items():
+          self.assertAlmostEqual(report[name], value)
+    # the copies that exploits cloned are gone
+    self.assertFalse(os.path.exists(os.path.join(workdir, population.EXPLOITS_DIR)))
     # Every checkpoint Ray kept restores as a run directory.
     restored = 0
     for member in members:
