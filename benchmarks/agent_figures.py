@@ -4,7 +4,7 @@ does (greedy, its own held-out targets and count), with the renderer its record 
 
   python benchmarks/agent_figures.py                        # every agent whose test data ships
   python benchmarks/agent_figures.py --agents mnist,omniglot --libmypaint
-  python benchmarks/agent_figures.py --celeba_dir /data/celeba   # adds celeba (the user's data)
+  python benchmarks/agent_figures.py --data_dir celeba=/data/celeba   # adds celeba (user's data)
 
 For each agent and figure (l2_mean, recognised, confident, class_min_share, count_accuracy,
 object_accuracy, whichever it has): NAME_FIGURE as measured now, NAME_FIGURE_recorded as shipped,
@@ -48,11 +48,20 @@ def compare(name, measured, recorded):
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--agents", default="", help="Comma-separated shipped agents (default: "
-                      "every one whose test data ships, and celeba with --celeba_dir).")
+                      "every one whose test data ships or is given by --data_dir).")
   parser.add_argument("--libmypaint", action="store_true",
                       help="Also the painting agents' libmypaint figures.")
-  parser.add_argument("--celeba_dir", default=None, help="The CelebA directory, for celeba.")
+  parser.add_argument("--data_dir", action="append", default=[], metavar="DATASET=DIR",
+                      help="Where a dataset whose test data does not ship lies, for the agents "
+                      "trained on it, e.g. celeba=/data/celeba (repeatable).")
   args = parser.parse_args()
+  data_dirs = {}
+  for given in args.data_dir:
+    dataset, _, directory = given.partition("=")
+    if not dataset or not directory:
+      sys.exit(f"agent_figures: --data_dir {given!r} is not DATASET=DIR, e.g. "
+               "--data_dir celeba=/data/celeba.")
+    data_dirs[dataset] = directory
   names = [n for n in args.agents.split(",") if n] or pretrained.names()
   unknown = sorted(set(names) - set(pretrained.names()))
   if unknown:
@@ -63,12 +72,12 @@ def main():
     agent = pretrained.load(name)
     own = setups.own_dataset(agent.config.data["name"])
     data_dir = None
-    if own == "celeba":  # the only agent whose test data does not ship
-      if not args.celeba_dir:
+    if setups.needs_user_data(own):
+      if own not in data_dirs:
         print(f"agent_figures: skipping {name}: its test data ({own}) does not ship; give "
-              f"--{own}_dir.", file=sys.stderr)
+              f"--data_dir {own}=DIR.", file=sys.stderr)
         continue
-      data_dir = args.celeba_dir
+      data_dir = data_dirs[own]
     for renderer, recorded in agent.info["evaluation"].items():
       is_own = renderer == agent.config.env["name"]
       if not is_own and not args.libmypaint:
@@ -78,7 +87,7 @@ def main():
         measured, _, _ = measure.evaluate(agent=name, data_dir=data_dir,
                                           num_images=recorded["num_images"],
                                           renderer=None if is_own else renderer)
-      except (ValueError, OSError) as error:  # e.g. a --celeba_dir without the faces
+      except (ValueError, OSError) as error:  # e.g. a --data_dir without the images
         sys.exit(f"agent_figures: {name}: {error}")
       label = name if is_own else f"{name}_{renderer}"
       if (measured.get("dataset"), measured.get("split")) != (recorded.get("dataset"),

@@ -277,6 +277,15 @@ def own_dataset(name):
   return {sample: own for own, sample in SAMPLES.items()}.get(name, name)
 
 
+def needs_user_data(name):
+  """Whether a shipped agent of dataset `name` (a sample's name counts as its dataset's) needs the
+  user's data directory for its figures: its dataset is read from a directory and no sample of it
+  ships (celeba: True; mnist, omniglot: False, their samples ship; mujoco_scenes: False, its
+  scenes are generated)."""
+  own = own_dataset(name)
+  return own not in SAMPLES and datasets.reads_data_dir(own)
+
+
 def held_out_split(config):
   """The split an agent's figures are measured on: its run config's data.test_split if it names
   one (e.g. Omniglot's held-out alphabets), else "test"."""

@@ -9,6 +9,8 @@ import sys
 from absl.testing import absltest
 
 from benchmarks import agent_figures
+from experiments import setups
+from spiral_jax import pretrained
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -40,11 +42,23 @@ class AgentFiguresTest(absltest.TestCase):
     self.assertIn("mnist_small", result.stderr)  # the names that do ship
 
   def test_a_missing_celeba_directory_is_one_line_and_a_non_zero_exit(self):
-    result = _run("--agents", "celeba", "--celeba_dir", os.path.join(ROOT, "no_such_dir"))
+    result = _run("--agents", "celeba", "--data_dir",
+                  "celeba=" + os.path.join(ROOT, "no_such_dir"))
     self.assertNotEqual(result.returncode, 0)
     self.assertEqual(result.stdout, "")
     self.assertEqual(result.stderr.strip().count("\n"), 0, result.stderr)
     self.assertIn("no_such_dir", result.stderr)
+    result = _run("--agents", "celeba", "--data_dir", "/data/celeba")  # no DATASET=
+    self.assertNotEqual(result.returncode, 0)
+    self.assertEqual(result.stderr.strip().count("\n"), 0, result.stderr)
+    self.assertIn("DATASET=DIR", result.stderr)
+
+  def test_only_celeba_of_the_shipped_agents_needs_the_users_data(self):
+    needs = {name: setups.needs_user_data(pretrained.load(name).config.data["name"])
+             for name in pretrained.names()}
+    self.assertEqual({name for name, need in needs.items() if need}, {"celeba"})
+    self.assertTrue(setups.needs_user_data("folder"))
+    self.assertFalse(setups.needs_user_data("mnist_sample"))
 
   def test_compare_reports_each_figure_its_record_has(self):
     measured = {"l2_mean": 0.033, "recognised": 0.8, "blank_l2": 0.1}

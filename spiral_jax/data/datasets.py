@@ -32,6 +32,12 @@ def parse_split(split):
   return name, slice(int(start) if start else None, int(stop) if stop else None)
 
 
+def reads_data_dir(name):
+  """Whether dataset `name` is read from a data directory the user gives (see `open_images`),
+  rather than shipped with the package."""
+  return name in ("mnist", "omniglot", "celeba", "folder") or name.startswith("tfds:")
+
+
 def load(name, data_dir=None, split="train", size=64, limit=None, grayscale=True):
   """A named image set at canvas size, whole in memory: float32 (N, size, size, C) in [0, 1],
   white paper (see `open_images` for the names). For large sets use `open_images`."""
