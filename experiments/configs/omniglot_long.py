@@ -36,6 +36,16 @@ added to the policy (its weights start at zero):
       --config.init_from=runs/ox2 --config.policy.location_glimpse=16 --traced=runs/s3.npz \
       --workdir=runs/ogl1 --batch_size=32 --learning_rate=3e-4 --learning_rate_final=0.1 \
       --updates=600 --max_minutes=0
+
+and then the l2 reward again, with the policy learning rate falling from 3e-4 to 3e-5 over 2,000
+updates (docs/levers.md, "The falling learning rate on `omniglot`"; stopped at 2,055 updates):
+
+  python -m experiments.train --config=experiments/configs/omniglot_long.py \
+      --data_dir=/data/omniglot --workdir=runs/om1 --config.init_from=runs/ogl1 \
+      --config.policy.location_glimpse=16 --config.learner.policy_learning_rate=3e-4 \
+      --config.learner.policy_learning_rate_decay_updates=2000 \
+      --config.learner.policy_learning_rate_final=0.1 --config.learner.reward=l2 \
+      --config.learner.reward_scale=100
 """
 
 from experiments.configs import base
