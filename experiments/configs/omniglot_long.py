@@ -38,7 +38,7 @@ added to the policy (its weights start at zero):
       --updates=600 --max_minutes=0
 
 and then the l2 reward again, with the policy learning rate falling from 3e-4 to 3e-5 over 2,000
-updates (docs/levers.md, "The falling learning rate on `omniglot`"; stopped at 2,055 updates):
+updates (docs/levers.md, "The falling learning rate on `omniglot`"; shipped at 2,055 updates):
 
   python -m experiments.train --config=experiments/configs/omniglot_long.py \
       --data_dir=/data/omniglot --workdir=runs/om1 --config.init_from=runs/ogl1 \
