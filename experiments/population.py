@@ -13,6 +13,7 @@ import ml_collections
 import numpy as np
 
 from experiments import setups
+from spiral_jax import metrics as metrics_lib
 from spiral_jax import training
 
 MUTATED = ("entropy_cost", "policy_learning_rate", "discriminator_learning_rate")
@@ -299,19 +300,17 @@ def base_pbt_settings():
   return base.get_config("small").pbt.to_dict()
 
 
-def _read_jsonl(path):
-  if not os.path.exists(path):
-    return []
-  with open(path, encoding="utf-8") as f:
-    return [json.loads(line) for line in f if line.strip()]
+def _records(path):
+  """The JSON lines of a member's file (`metrics.read_jsonl`), none where it does not exist."""
+  return metrics_lib.read_jsonl(path) if os.path.exists(path) else []
 
 
 def _histories(results):
   """Each member's reports (frames, fitness, hyper-parameters) and restores."""
   members = []
   for result in results:
-    history = _read_jsonl(os.path.join(result.path, "run", REPORTS_FILE))
-    restores = _read_jsonl(os.path.join(result.path, "run", "restores.jsonl"))
+    history = _records(os.path.join(result.path, "run", REPORTS_FILE))
+    restores = _records(os.path.join(result.path, "run", "restores.jsonl"))
     members.append({"trial_id": result.metrics["trial_id"], "path": result.path,
                     "history": history, "exploits": [r for r in restores if r["exploit"]],
                     "resumes": [r for r in restores if not r["exploit"]]})
