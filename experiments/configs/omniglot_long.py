@@ -46,6 +46,16 @@ updates (docs/levers.md, "The falling learning rate on `omniglot`"; shipped at 2
       --config.learner.policy_learning_rate_decay_updates=2000 \
       --config.learner.policy_learning_rate_final=0.1 --config.learner.reward=l2 \
       --config.learner.reward_scale=100
+
+and then a second, gentler cycle of the same, from the agent the first cycle shipped (the `omniglot`
+file then; shipped at 653 updates; docs/levers.md):
+
+  python -m experiments.train --config=experiments/configs/omniglot_long.py \
+      --data_dir=/data/omniglot --workdir=runs/oc2a --config.init_from=omniglot \
+      --config.policy.location_glimpse=16 --config.learner.policy_learning_rate=1.5e-4 \
+      --config.learner.policy_learning_rate_decay_updates=1000 \
+      --config.learner.policy_learning_rate_final=0.1 --config.learner.reward=l2 \
+      --config.learner.reward_scale=100
 """
 
 from experiments.configs import base
