@@ -95,7 +95,8 @@ def initialised_from(fresh, source, learner_config):
   newest checkpoint's policy and discriminator) or an agent (a shipped name or an agent file; its
   policy, and its discriminator where the file carries one). Optimiser states start afresh. The
   policy may add the location branch's fine path, the glimpse or the branch's summary, which the
-  source lacks (they start at zero).
+  source lacks (they start at zero), and it may be wider (larger torso_channels, fc_size or
+  lstm_size; `policy.widened`): either way it starts by acting exactly as the source does.
   Raises ValueError naming the first parameters whose shapes differ when the networks do not
   match."""
   return _initialised_from(fresh, source, learner_config)[0]
@@ -158,7 +159,8 @@ def _initialised_from(fresh, source, learner_config):
       parts["d_params"] = agent.discriminator["d_params"]
       if agent.discriminator["sn_state"] is not None:
         parts["sn_state"] = agent.discriminator["sn_state"]
-  parts["policy_params"] = _with_grown(fresh.policy_params, parts["policy_params"])
+  parts["policy_params"] = policy_lib.widened(
+      fresh.policy_params, _with_grown(fresh.policy_params, parts["policy_params"]))
   for name, tree in parts.items():
     _check_same_shapes(getattr(fresh, name), tree, source, name)
   parts = {name: jax.tree.map(np.asarray, tree) for name, tree in parts.items()}
@@ -188,7 +190,7 @@ def _check_same_shapes(like, tree, source, name):
   if differ:
     raise ValueError(f"init_from={source!r} does not fit this run's networks ({name}: "
                      f"{'; '.join(differ[:3])}): start from a run or agent with the same "
-                     "canvas, action space and network sizes.")
+                     "canvas, action space and network sizes (or narrower torso, fc and LSTM).")
 
 
 def stop_on_signals(stop):

@@ -384,6 +384,59 @@ class PolicyTest(parameterized.TestCase):
           np.testing.assert_allclose(grads[module][key], want, rtol=0,
                                      atol=1e-4 * float(np.abs(want).max()))
 
+  @parameterized.named_parameters(
+      # The patchifying torso, the location branch, its read-out and summary, and a glimpse.
+      ("small", dataclasses.replace(LOCATIONS_FIRST, location_glimpse=4, branch_summary=True)),
+      # A torso of strided convs (the paper's kind), no branch.
+      ("strided", dataclasses.replace(policy_lib.SMALL, first_kernel=3, first_stride=1,
+                                      num_downsamples=2, num_res_blocks=2)))
+  def test_a_widened_policy_acts_as_the_narrow_one_and_its_new_units_learn(self, narrow):
+    env = jax_paint.JaxPaint(canvas_size=32, grid_size=16, grayscale=True)
+    spec = (env.observation_spec(), env.action_spec())
+    wide = dataclasses.replace(narrow, torso_channels=24, fc_size=96, lstm_size=80)
+    small, large = (policy_lib.Policy(*spec, c, conditional=True) for c in (narrow, wide))
+    key = jax.random.PRNGKey(0)
+    # Every weight non-zero, the projections that start at zero included.
+    params = {n: {k: v if k == "b" or np.any(np.asarray(v)) else
+                  0.1 * jax.random.normal(jax.random.fold_in(key, len(n)), v.shape)
+                  for k, v in m.items()} for n, m in small.init(key).items()}
+    fresh = large.init(jax.random.PRNGKey(1))
+    grown = policy_lib.widened(fresh, params)
+    jax.tree.map(lambda a, b: self.assertEqual(a.shape, b.shape), grown, fresh)
+    batch = 4
+    inputs = jax.tree.map(lambda x: jnp.stack([x, x, x]), small.inputs(
+        {"canvas": jax.random.uniform(jax.random.fold_in(key, 1), (batch, 32, 32, 1))},
+        small.zero_action((batch,)), np.array([True, False, False, True]),
+        target=jax.random.uniform(jax.random.fold_in(key, 2), (batch, 32, 32, 1))))
+    inputs = inputs._replace(first=inputs.first.at[1:].set(False))
+    step = jax.tree.map(lambda x: x[0], inputs)
+    actions, _, _ = small.step(params, key, step, small.initial_state(batch))
+    actions = jax.tree.map(lambda x: jnp.stack([x, x, x]), actions)
+
+    def scores(policy, params):
+      out, _ = policy.unroll(params, inputs, actions, policy.initial_state(batch))
+      return out
+    before, after = scores(small, params), scores(large, grown)
+    for name in ("log_prob", "entropy", "value"):
+      np.testing.assert_allclose(getattr(after, name), getattr(before, name), rtol=2e-5,
+                                 atol=2e-5, err_msg=name)
+    greedy = lambda policy, p: policy.step(p, key, step, policy.initial_state(batch),
+                                           greedy=True)[0]
+    jax.tree.map(np.testing.assert_array_equal, greedy(large, grown), greedy(small, params))
+    # The new units' outgoing weights (zero) get a gradient: the wider policy can use them.
+    gradient = jax.grad(lambda p: (lambda o: o.log_prob.sum() + o.value.sum())(scores(large, p)))(
+        grown)
+    lstm = next(n for n in grown if n.endswith("/lstm/linear"))
+    self.assertGreater(float(jnp.abs(gradient[lstm]["w"][narrow.fc_size:wide.fc_size]).max()), 0)
+    value = next(n for n in grown if n.endswith("/value"))
+    self.assertGreater(float(jnp.abs(gradient[value]["w"][narrow.lstm_size:]).max()), 0)
+    # A narrower target, or one that differs in more than its widths, is refused.
+    with self.assertRaisesRegex(ValueError, "only grows"):
+      policy_lib.widened(params, grown)
+    other = policy_lib.Policy(*spec, dataclasses.replace(wide, embed_dim=4), conditional=True)
+    with self.assertRaisesRegex(ValueError, "differ in more than their widths"):
+      policy_lib.widened(other.init(key), params)
+
   def test_missing_canvas_is_refused(self):
     with self.assertRaisesRegex(ValueError, "observation named 'canvas'"):
       policy_lib.Policy({"pixels": None}, libmypaint.LibMyPaint().action_spec())

@@ -492,6 +492,37 @@ class InitFromTest(absltest.TestCase):
     self.assertTrue(projections)
     self.assertGreater(max(float(np.abs(v["w"]).max()) for v in projections), 0.0)
 
+  def test_a_run_may_widen_the_agent_it_starts_from(self):
+    agent = pretrained.load("mnist_small")
+    config = setups.run_config(agent.config.to_dict())
+    config.policy.update(torso_channels=2 * agent.config.policy.torso_channels,
+                         lstm_size=2 * agent.config.policy.lstm_size)
+    setup = setups.make_setup(config, load_data=False)
+    policy, discriminator, learner_config = training.build_agent(config, setup)
+    fresh = learner_lib.init(policy, discriminator, learner_config, jax.random.PRNGKey(3))
+    started = training.initialised_from(fresh, "mnist_small", learner_config)
+    jax.tree.map(lambda a, b: self.assertEqual(np.shape(a), np.shape(b)), started.policy_params,
+                 fresh.policy_params)
+    key = jax.random.PRNGKey(4)
+    inputs = policy.dummy_inputs((2, 3))._replace(
+        canvas=jax.random.uniform(key, (2, 3) + policy.canvas_shape),
+        target=jax.random.uniform(jax.random.fold_in(key, 1), (2, 3) + policy.canvas_shape))
+    actions, _, _ = agent.policy.step(agent.params, key, jax.tree.map(lambda x: x[0], inputs),
+                                      agent.policy.initial_state(3))
+    actions = jax.tree.map(lambda x: np.stack([x, x]), actions)
+    scores = lambda policy, params: policy.unroll(params, inputs, actions,
+                                                  policy.initial_state(3))[0]
+    wide, narrow = scores(policy, started.policy_params), scores(agent.policy, agent.params)
+    np.testing.assert_allclose(wide.log_prob, narrow.log_prob, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(wide.value, narrow.value, rtol=1e-5, atol=1e-5)
+    # A narrower run than its source is refused, naming the widths.
+    config.policy.update(lstm_size=agent.config.policy.lstm_size // 2)
+    policy, discriminator, learner_config = training.build_agent(
+        config, setups.make_setup(config, load_data=False))
+    fresh = learner_lib.init(policy, discriminator, learner_config, jax.random.PRNGKey(3))
+    with self.assertRaisesRegex(ValueError, "only grows"):
+      training.initialised_from(fresh, "mnist_small", learner_config)
+
   def test_the_fine_path_grows_onto_an_agent_trained_without_it(self):
     self._grows_onto_mnist_small(policy_lib.FINE_SCOPE, location_fine_channels=4)
 

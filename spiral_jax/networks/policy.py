@@ -20,6 +20,7 @@ the previous action's embedding.
 
 import dataclasses
 import math
+import re
 from typing import Any, Dict, NamedTuple, Optional, Tuple
 
 import chex
@@ -593,3 +594,96 @@ class Policy:
 def num_parameters(params):
   return sum(math.prod(p.shape) for p in jax.tree.leaves(params))
 
+
+
+# Widening a trained policy (`widened`): for each parameter whose shape depends on the widths that
+# may grow, the layout of its input axis and its output axis as segments, each a width's name ("t":
+# torso_channels, "f": fc_size, "z": lstm_size) or None (a part whose size does not change).
+# A module is matched by the end of its name.
+_WIDTH_LAYOUTS = (
+    (r"_torso/(first_conv|coordinate_conv)$", (None,), ("t",)),
+    (r"_torso/down_\d+$", ("t",), ("t",)),
+    (r"_torso/res_\d+/conv2_d(_1)?$", ("t",), ("t",)),
+    (r"_embed_action/prev_action_mlp$", (None,), ("t",)),
+    (r"_torso/fc$", ("t*",), ("f",)),  # its rows: the torso's cells, each with "t" channels
+    (r"/lstm/linear$", ("f", "z"), ("z", "z", "z", "z")),  # four gates
+    (r"forward/value$", ("z",), (None,)),
+    (r"_logits/head_[^/]+$", ("z",), (None,)),
+    (r"_logits/head_[^/]+/(linear|skip_gate)$", ("z",), (None,)),
+    (r"_decode/decoder_[^/]+$", ("z", None), ("z",)),  # z_i, then the chosen value's embedding
+    (r"/glimpse_[^/]+/projection$", (None,), ("z",)),
+    (r"/summary/linear$", (None,), ("z",)),
+    (r"/summary/projection$", ("z",), ("z",)),
+)
+
+
+def _segment_map(layout, old_size, widths):
+  """Where each of an axis' `old_size` positions lands in the widened axis, and the widened size."""
+  if layout == ("t*",):
+    old_t, new_t = widths["t"]
+    cells, rest = divmod(old_size, old_t)
+    if rest:
+      raise ValueError(f"a torso feature axis of {old_size} is not a whole number of "
+                       f"{old_t}-channel cells")
+    layout, sizes = ("t",) * cells, [widths["t"]] * cells
+  else:
+    fixed = old_size - sum(widths[s][0] for s in layout if s is not None)
+    sizes = [widths[s] if s is not None else (fixed, fixed) for s in layout]
+  index, start = [], 0
+  for old, new in sizes:
+    index.extend(range(start, start + old))
+    start += new
+  return np.asarray(index), start
+
+
+def widened(fresh_params, params):
+  """`params`, a trained policy's, widened to the shapes of `fresh_params`, a policy whose
+  torso_channels, fc_size or lstm_size are larger (the rest of its config the same), so that it
+  acts exactly as before: each new unit's incoming weights are the fresh ones, and its outgoing
+  weights start at zero (so they get a gradient at once, and the unit starts to count as they
+  grow; Chen et al., 2016, Net2Net, with zeros instead of copies). Parameters of the same shapes
+  are returned as they are. Raises ValueError when a parameter's shape differs in a way widening
+  does not explain (then the two are not the same policy)."""
+  def width(module, key, axis):
+    return np.shape(params[module][key])[axis], np.shape(fresh_params[module][key])[axis]
+  lstm = next((m for m in params if m.endswith("/lstm/linear")), None)
+  fc = next((m for m in params if m.endswith("_torso/fc")), None)
+  torso = next((m for m in params if re.search(r"_torso/first_conv$", m)), None)
+  if None in (lstm, fc, torso) or any(m not in fresh_params for m in (lstm, fc, torso)):
+    return params
+  old_z, new_z = width(lstm, "b", 0)
+  widths = {"t": width(torso, "w", -1), "f": width(fc, "w", -1), "z": (old_z // 4, new_z // 4)}
+  if all(old == new for old, new in widths.values()):
+    return params
+  if any(old > new for old, new in widths.values()):
+    raise ValueError("widening only grows a policy: its torso_channels, fc_size and lstm_size "
+                     f"would go from {({k: v[0] for k, v in widths.items()})} to "
+                     f"{({k: v[1] for k, v in widths.items()})}.")
+  out = {}
+  for module, values in params.items():
+    layout = next(((i, o) for pattern, i, o in _WIDTH_LAYOUTS if re.search(pattern, module)),
+                  None)
+    out[module] = {}
+    for key, old in values.items():
+      old = np.asarray(old)
+      fresh = np.asarray(fresh_params.get(module, {}).get(key, old))
+      if layout is None or fresh.shape == old.shape:
+        out[module][key] = old
+        continue
+      in_layout, out_layout = layout
+      out_index, out_size = _segment_map(out_layout, old.shape[-1], widths)
+      if old.ndim == 1:  # a bias: the new units' are the fresh ones
+        new = fresh.copy()
+        new[out_index] = old
+      else:  # (..., in, out): a linear layer's or a conv's weights
+        in_index, in_size = _segment_map(in_layout, old.shape[-2], widths)
+        if fresh.shape != old.shape[:-2] + (in_size, out_size):
+          raise ValueError(f"{module}/{key} is {fresh.shape} in the wider policy, not the "
+                           f"{old.shape[:-2] + (in_size, out_size)} that widening {old.shape} "
+                           "gives: the two policies differ in more than their widths.")
+        new = fresh.copy()
+        # The old units read nothing from the new ones; the new units keep their fresh weights.
+        new[..., np.setdiff1d(np.arange(in_size), in_index)[:, None], out_index[None, :]] = 0.0
+        new[..., in_index[:, None], out_index[None, :]] = old
+      out[module][key] = new.astype(old.dtype)
+  return out
