@@ -159,8 +159,11 @@ def _initialised_from(fresh, source, learner_config):
       parts["d_params"] = agent.discriminator["d_params"]
       if agent.discriminator["sn_state"] is not None:
         parts["sn_state"] = agent.discriminator["sn_state"]
-  parts["policy_params"] = policy_lib.widened(
-      fresh.policy_params, _with_grown(fresh.policy_params, parts["policy_params"]))
+  try:
+    parts["policy_params"] = policy_lib.widened(
+        fresh.policy_params, _with_grown(fresh.policy_params, parts["policy_params"]))
+  except ValueError as e:
+    raise ValueError(_does_not_fit(source, "policy_params", str(e))) from None
   for name, tree in parts.items():
     _check_same_shapes(getattr(fresh, name), tree, source, name)
   parts = {name: jax.tree.map(np.asarray, tree) for name, tree in parts.items()}
@@ -188,9 +191,13 @@ def _check_same_shapes(like, tree, source, name):
   differ = [f"{k}: {got.get(k, 'missing')} instead of {v}" for k, v in want.items()
             if got.get(k) != v] + [f"{k}: not in this run" for k in got if k not in want]
   if differ:
-    raise ValueError(f"init_from={source!r} does not fit this run's networks ({name}: "
-                     f"{'; '.join(differ[:3])}): start from a run or agent with the same "
-                     "canvas, action space and network sizes (or narrower torso, fc and LSTM).")
+    raise ValueError(_does_not_fit(source, name, "; ".join(differ[:3])))
+
+
+def _does_not_fit(source, name, why):
+  return (f"init_from={source!r} does not fit this run's networks ({name}: {why}): start from a "
+          "run or agent with the same canvas, action space and network sizes (or a narrower "
+          "torso, fc layer and LSTM).")
 
 
 def stop_on_signals(stop):

@@ -520,7 +520,7 @@ class InitFromTest(absltest.TestCase):
     policy, discriminator, learner_config = training.build_agent(
         config, setups.make_setup(config, load_data=False))
     fresh = learner_lib.init(policy, discriminator, learner_config, jax.random.PRNGKey(3))
-    with self.assertRaisesRegex(ValueError, "only grows"):
+    with self.assertRaisesRegex(ValueError, "does not fit this run's networks.*only grows"):
       training.initialised_from(fresh, "mnist_small", learner_config)
 
   def test_the_fine_path_grows_onto_an_agent_trained_without_it(self):
