@@ -56,6 +56,24 @@ file then; shipped at 653 updates; docs/levers.md):
       --config.learner.policy_learning_rate_decay_updates=1000 \
       --config.learner.policy_learning_rate_final=0.1 --config.learner.reward=l2 \
       --config.learner.reward_scale=100
+
+and then widened (torso 32 channels, fc and LSTM 256; `init_from` a narrower agent keeps how it
+acts, `spiral_jax.networks.policy.widened`) and given two more cycles: 1.5e-4 to 1.5e-5 over 1,000
+updates into runs/ow1, and from its checkpoint at 1,058 updates 2e-4 to 2e-5 over 1,500 updates
+(docs/levers.md, "A wider policy"; shipped at 1,499 updates), each from a copy of a run that
+holds only the checkpoint named (runs/oc2a at 653 updates, the agent the second cycle shipped):
+
+  python -m experiments.train --config=experiments/configs/omniglot_long.py \
+      --data_dir=/data/omniglot --workdir=runs/ow1 --config.init_from=runs/oc2a \
+      --config.policy.location_glimpse=16 --config.policy.torso_channels=32 \
+      --config.policy.fc_size=256 --config.policy.lstm_size=256 \
+      --config.learner.policy_learning_rate=1.5e-4 \
+      --config.learner.policy_learning_rate_decay_updates=1000 \
+      --config.learner.policy_learning_rate_final=0.1 --config.learner.reward=l2 \
+      --config.learner.reward_scale=100
+  # then the same into runs/ow2 with --config.init_from=runs/ow1 (its checkpoint at 1,058
+  # updates) --config.learner.policy_learning_rate=2e-4
+  # --config.learner.policy_learning_rate_decay_updates=1500
 """
 
 from experiments.configs import base
