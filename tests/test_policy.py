@@ -431,7 +431,8 @@ class PolicyTest(parameterized.TestCase):
     value = next(n for n in grown if n.endswith("/value"))
     self.assertGreater(float(jnp.abs(gradient[value]["w"][narrow.lstm_size:]).max()), 0)
     # A narrower target, or one that differs in more than its widths, is refused.
-    with self.assertRaisesRegex(ValueError, "only grows"):
+    with self.assertRaisesRegex(ValueError, "only grows a policy, but it would take "
+                                "torso_channels .*lstm_size"):
       policy_lib.widened(params, grown)
     other = policy_lib.Policy(*spec, dataclasses.replace(wide, embed_dim=4), conditional=True)
     with self.assertRaisesRegex(ValueError, "differ in more than their widths"):

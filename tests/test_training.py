@@ -456,32 +456,39 @@ class InitFromTest(absltest.TestCase):
     jax.tree.map(np.testing.assert_array_equal, started.policy_params, agent.params)
     jax.tree.map(np.testing.assert_array_equal, started.d_params, fresh.d_params)
 
-  def _grows_onto_mnist_small(self, scope, **policy_overrides):
-    """Adds the modules under `scope` (policy_overrides switch them on) to the shipped
-    `mnist_small`, which was trained without them: the agent scores every action as before, and
-    the new modules' zero projection gets a gradient."""
+  def _started_from_mnist_small(self, **policy_overrides):
+    """A run with `policy_overrides` started from the shipped `mnist_small`: the agent, the run's
+    fresh and started learner states, its policy, and `unroll(policy, params)`, which scores the
+    actions the agent took on random canvases and targets."""
     agent = pretrained.load("mnist_small")
     config = setups.run_config(agent.config.to_dict())
     config.policy.update(policy_overrides)
-    setup = setups.make_setup(config, load_data=False)
-    policy, discriminator, learner_config = training.build_agent(config, setup)
+    policy, discriminator, learner_config = training.build_agent(
+        config, setups.make_setup(config, load_data=False))
     fresh = learner_lib.init(policy, discriminator, learner_config, jax.random.PRNGKey(3))
     started = training.initialised_from(fresh, "mnist_small", learner_config)
-    grown = sorted(set(started.policy_params) - set(agent.params))
-    self.assertTrue(grown and all(f"/{scope}" in name and policy_lib.is_grown(name)
-                                  for name in grown), grown)
     key = jax.random.PRNGKey(4)
     inputs = policy.dummy_inputs((2, 3))._replace(
         canvas=jax.random.uniform(key, (2, 3) + policy.canvas_shape),
         target=jax.random.uniform(jax.random.fold_in(key, 1), (2, 3) + policy.canvas_shape))
-    actions, _, _ = policy.step(started.policy_params, key,
-                                jax.tree.map(lambda x: x[0], inputs), policy.initial_state(3))
+    actions, _, _ = agent.policy.step(agent.params, key, jax.tree.map(lambda x: x[0], inputs),
+                                      agent.policy.initial_state(3))
     actions = jax.tree.map(lambda x: np.stack([x, x]), actions)
 
-    def log_prob(policy, params):
-      out, _ = policy.unroll(params, inputs, actions, policy.initial_state(3))
-      return out.log_prob.sum()
+    def unroll(policy, params):
+      return policy.unroll(params, inputs, actions, policy.initial_state(3))[0]
 
+    return agent, fresh, started, policy, unroll
+
+  def _grows_onto_mnist_small(self, scope, **policy_overrides):
+    """Adds the modules under `scope` (policy_overrides switch them on) to the shipped
+    `mnist_small`, which was trained without them: the agent scores every action as before, and
+    the new modules' zero projection gets a gradient."""
+    agent, _, started, policy, unroll = self._started_from_mnist_small(**policy_overrides)
+    grown = sorted(set(started.policy_params) - set(agent.params))
+    self.assertTrue(grown and all(f"/{scope}" in name and policy_lib.is_grown(name)
+                                  for name in grown), grown)
+    log_prob = lambda policy, params: unroll(policy, params).log_prob.sum()
     # The new path starts at zero: the agent scores every action as it did without it ...
     np.testing.assert_allclose(log_prob(policy, started.policy_params),
                                log_prob(agent.policy, agent.params), rtol=1e-5)
@@ -493,35 +500,18 @@ class InitFromTest(absltest.TestCase):
     self.assertGreater(max(float(np.abs(v["w"]).max()) for v in projections), 0.0)
 
   def test_a_run_may_widen_the_agent_it_starts_from(self):
-    agent = pretrained.load("mnist_small")
-    config = setups.run_config(agent.config.to_dict())
-    config.policy.update(torso_channels=2 * agent.config.policy.torso_channels,
-                         lstm_size=2 * agent.config.policy.lstm_size)
-    setup = setups.make_setup(config, load_data=False)
-    policy, discriminator, learner_config = training.build_agent(config, setup)
-    fresh = learner_lib.init(policy, discriminator, learner_config, jax.random.PRNGKey(3))
-    started = training.initialised_from(fresh, "mnist_small", learner_config)
+    widths = pretrained.load("mnist_small").config.policy
+    agent, fresh, started, policy, unroll = self._started_from_mnist_small(
+        torso_channels=2 * widths.torso_channels, lstm_size=2 * widths.lstm_size)
     jax.tree.map(lambda a, b: self.assertEqual(np.shape(a), np.shape(b)), started.policy_params,
                  fresh.policy_params)
-    key = jax.random.PRNGKey(4)
-    inputs = policy.dummy_inputs((2, 3))._replace(
-        canvas=jax.random.uniform(key, (2, 3) + policy.canvas_shape),
-        target=jax.random.uniform(jax.random.fold_in(key, 1), (2, 3) + policy.canvas_shape))
-    actions, _, _ = agent.policy.step(agent.params, key, jax.tree.map(lambda x: x[0], inputs),
-                                      agent.policy.initial_state(3))
-    actions = jax.tree.map(lambda x: np.stack([x, x]), actions)
-    scores = lambda policy, params: policy.unroll(params, inputs, actions,
-                                                  policy.initial_state(3))[0]
-    wide, narrow = scores(policy, started.policy_params), scores(agent.policy, agent.params)
+    wide, narrow = unroll(policy, started.policy_params), unroll(agent.policy, agent.params)
     np.testing.assert_allclose(wide.log_prob, narrow.log_prob, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(wide.value, narrow.value, rtol=1e-5, atol=1e-5)
     # A narrower run than its source is refused, naming the widths.
-    config.policy.update(lstm_size=agent.config.policy.lstm_size // 2)
-    policy, discriminator, learner_config = training.build_agent(
-        config, setups.make_setup(config, load_data=False))
-    fresh = learner_lib.init(policy, discriminator, learner_config, jax.random.PRNGKey(3))
-    with self.assertRaisesRegex(ValueError, "does not fit this run's networks.*only grows"):
-      training.initialised_from(fresh, "mnist_small", learner_config)
+    with self.assertRaisesRegex(ValueError,
+                                "does not fit this run's networks.*only grows.*lstm_size"):
+      self._started_from_mnist_small(lstm_size=widths.lstm_size // 2)
 
   def test_the_fine_path_grows_onto_an_agent_trained_without_it(self):
     self._grows_onto_mnist_small(policy_lib.FINE_SCOPE, location_fine_channels=4)

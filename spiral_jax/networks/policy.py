@@ -595,7 +595,6 @@ def num_parameters(params):
   return sum(math.prod(p.shape) for p in jax.tree.leaves(params))
 
 
-
 # Widening a trained policy (`widened`): for each parameter whose shape depends on the widths that
 # may grow, the layout of its input axis and its output axis as segments, each a width's name ("t":
 # torso_channels, "f": fc_size, "z": lstm_size) or None (a part whose size does not change).
@@ -625,7 +624,7 @@ def _segment_map(layout, old_size, widths):
     if rest:
       raise ValueError(f"a torso feature axis of {old_size} is not a whole number of "
                        f"{old_t}-channel cells")
-    layout, sizes = ("t",) * cells, [widths["t"]] * cells
+    sizes = [widths["t"]] * cells
   else:
     fixed = old_size - sum(widths[s][0] for s in layout if s is not None)
     sizes = [widths[s] if s is not None else (fixed, fixed) for s in layout]
@@ -656,9 +655,9 @@ def widened(fresh_params, params):
   if all(old == new for old, new in widths.values()):
     return params
   if any(old > new for old, new in widths.values()):
-    raise ValueError("widening only grows a policy: its torso_channels, fc_size and lstm_size "
-                     f"would go from {({k: v[0] for k, v in widths.items()})} to "
-                     f"{({k: v[1] for k, v in widths.items()})}.")
+    names = {"t": "torso_channels", "f": "fc_size", "z": "lstm_size"}
+    shrunk = ", ".join(f"{names[k]} {old} to {new}" for k, (old, new) in widths.items() if old > new)
+    raise ValueError(f"widening only grows a policy, but it would take {shrunk}.")
   out = {}
   for module, values in params.items():
     layout = next(((i, o) for pattern, i, o in _WIDTH_LAYOUTS if re.search(pattern, module)),
