@@ -28,6 +28,7 @@ from ml_collections import config_flags
 
 from experiments import cloning
 from experiments import setups
+from spiral_jax import checkpoint as checkpoint_lib
 from spiral_jax import host_memory
 from spiral_jax import training
 
@@ -67,7 +68,13 @@ def main(argv):
     return
   logging.info("Training %s on %d %s images, %d device(s), workdir %s", config.env.name,
                len(setup.images), config.data.name, jax.device_count(), FLAGS.workdir)
-  summary = training.run(config, setup, FLAGS.workdir, resume=FLAGS.resume)
+  try:
+    summary = training.run(config, setup, FLAGS.workdir, resume=FLAGS.resume)
+  except (ValueError, checkpoint_lib.CheckpointError) as e:  # e.g. an init_from that does not fit
+    if FLAGS["verbosity"].present:
+      raise
+    sys.stderr.write(f"experiments.train: {' '.join(str(e).split())}\n")
+    sys.exit(1)
   if jax.process_index() == 0:
     if summary["stopped_by_signal"]:
       print(f"Stopped by a signal: checkpoint at update {summary['updates']} in "

@@ -265,13 +265,15 @@ def run(config, setup, workdir, resume=False, report=None, report_every_updates=
   population-based trainer hands it on; see experiments/pbt.py).
   """
   config = training_config(config)
-  os.makedirs(workdir, exist_ok=True)
   policy, discriminator, learner_config = build_agent(config, setup)
   base_key = jax.random.PRNGKey(config.seed)
   fresh = learner_lib.init(policy, discriminator, learner_config, jax.random.fold_in(base_key, 0))
+  if config.init_from and not resume:  # first: a source that does not fit leaves workdir as it was
+    fresh = start_from(fresh, config.init_from, learner_config, workdir)
+  os.makedirs(workdir, exist_ok=True)
   checkpointer = checkpoint_lib.Checkpointer(os.path.join(workdir, "checkpoints"),
                                              config.checkpoints_to_keep)
-  if config.init_from and not (resume and checkpointer.latest_step() is not None):
+  if config.init_from and resume and checkpointer.latest_step() is None:
     fresh = start_from(fresh, config.init_from, learner_config, workdir)
   writer = metrics_lib.MetricsWriter(workdir) if jax.process_index() == 0 else None
   loop = _AnakinLoop if config.mode == "anakin" else _ThreadedLoop

@@ -109,6 +109,15 @@ class CliTest(absltest.TestCase):
       self.assertNotIn("Traceback", result.stderr)
       self.assertEqual(os.listdir(nowhere), [])  # no checkpoints/ made
 
+  def test_a_source_that_does_not_fit_is_one_line_and_writes_nothing(self):
+    workdir = os.path.join(self.tmp, "narrower")
+    result = spiral_jax("train", f"--workdir={workdir}", f"--config.init_from={self.workdir}",
+                        "--config.policy.lstm_size=8", *TINY)
+    self.assertNotEqual(result.returncode, 0)
+    self.assertRegex(result.stderr, "does not fit this run's networks.*only grows.*lstm_size")
+    self.assertNotIn("Traceback", result.stderr)
+    self.assertFalse(os.path.exists(workdir))
+
 
 if __name__ == "__main__":
   absltest.main()

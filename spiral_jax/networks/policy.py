@@ -657,7 +657,9 @@ def widened(fresh_params, params):
   if any(old > new for old, new in widths.values()):
     names = {"t": "torso_channels", "f": "fc_size", "z": "lstm_size"}
     shrunk = ", ".join(f"{names[k]} {old} to {new}" for k, (old, new) in widths.items() if old > new)
-    raise ValueError(f"widening only grows a policy, but it would take {shrunk}.")
+    least = ", ".join(f"{names[k]}={old}" for k, (old, _) in widths.items())
+    raise ValueError(f"widening only grows a policy, but it would take {shrunk}; the policy needs "
+                     f"at least {least}")
   out = {}
   for module, values in params.items():
     layout = next(((i, o) for pattern, i, o in _WIDTH_LAYOUTS if re.search(pattern, module)),
