@@ -5,17 +5,20 @@ and the lever study's recipe (docs/levers.md). It trains the shipped `mnist` age
   python -m experiments.train --config=experiments/configs/mnist_long.py \
       --data_dir=/data/mnist --workdir=runs/mnist_long          # hours; --resume continues
 
-and continues it from the shipped file (its policy and D) in a new run:
+and continues it from the shipped file (its policy and D) in a new run, at the widths it ships
+with (a narrower run is refused, naming them):
 
   python -m experiments.train --config=experiments/configs/mnist_long.py \
       --data_dir=/data/mnist --workdir=runs/mnist_more --config.init_from=mnist \
-      --config.learner.policy_learning_rate=5e-4
+      --config.policy.torso_channels=32 --config.policy.fc_size=256 --config.policy.lstm_size=256
 
-The shipped agent's last 6.93 M frames were such continuations with the l2 reward, on
+The shipped agent's last 10.47 M frames were such continuations with the l2 reward, on
 train[:55000] (train[55000:56000] for validation): add --config.data.split='train[:55000]'
---config.learner.reward=l2 --config.learner.reward_scale=100 (README, the paper's set-up); the
-last 1.90 M with the learning rate falling from 3e-4 (policy_learning_rate=3e-4,
-policy_learning_rate_decay_updates=2000), which beat a constant 5e-4 (docs/levers.md).
+--config.learner.reward=l2 --config.learner.reward_scale=100 (README, the paper's set-up); at
+first at the small networks' widths and policy_learning_rate=5e-4, then with the learning rate
+falling from 3e-4 over 2,000 updates (policy_learning_rate=3e-4,
+policy_learning_rate_decay_updates=2000), which beat a constant 5e-4, and last, widened to the
+sizes above, from 2e-4 over 2,000 updates (3.53 M frames; docs/levers.md).
 
 get_config takes "small" (the small networks; the default) or "paper" (the paper's networks).
 """
