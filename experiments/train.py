@@ -61,9 +61,8 @@ def main(argv):
   try:
     setup = setups.make_setup(config)  # before cloning: data that cannot be read stops at once
     config = _imitation_phase(config, FLAGS.workdir, FLAGS.resume)
-  except (ValueError, OSError) as e:  # one line, as `spiral-jax train` says it
-    sys.stderr.write(f"experiments.train: {' '.join(str(e).split())}\n")
-    sys.exit(1)
+  except (ValueError, OSError) as e:
+    _exit_with(e)
   if config is None:
     return
   logging.info("Training %s on %d %s images, %d device(s), workdir %s", config.env.name,
@@ -73,13 +72,18 @@ def main(argv):
   except (ValueError, checkpoint_lib.CheckpointError) as e:  # e.g. an init_from that does not fit
     if FLAGS["verbosity"].present:
       raise
-    sys.stderr.write(f"experiments.train: {' '.join(str(e).split())}\n")
-    sys.exit(1)
+    _exit_with(e)
   if jax.process_index() == 0:
     if summary["stopped_by_signal"]:
       print(f"Stopped by a signal: checkpoint at update {summary['updates']} in "
             f"{FLAGS.workdir}; continue with --resume.", file=sys.stderr)
     print(json.dumps({k: v for k, v in summary.items()}))
+
+
+def _exit_with(error):
+  """Ends the command with `error` on one line, as `spiral-jax train` says it, and status 1."""
+  sys.stderr.write(f"experiments.train: {' '.join(str(error).split())}\n")
+  sys.exit(1)
 
 
 def _imitation_phase(config, workdir, resume):
