@@ -74,6 +74,22 @@ holds only the checkpoint named (runs/oc2a at 653 updates, the agent the second 
   # then the same into runs/ow2 with --config.init_from=runs/ow1 (its checkpoint at 1,058
   # updates) --config.learner.policy_learning_rate=2e-4
   # --config.learner.policy_learning_rate_decay_updates=1500
+
+and then fc and LSTM widened again to 512 and a third cycle, 2e-4 to 2e-5 over 1,200 updates, from
+ow2's checkpoint at 1,846 updates (docs/levers.md, "A third wide cycle"; shipped at 1,137 updates):
+
+  python -m experiments.train --config=experiments/configs/omniglot_long.py \
+      --data_dir=/data/omniglot --workdir=runs/ow3x --config.init_from=runs/ow2 \
+      --config.policy.location_glimpse=16 --config.policy.torso_channels=32 \
+      --config.policy.fc_size=512 --config.policy.lstm_size=512 \
+      --config.learner.policy_learning_rate=2e-4 \
+      --config.learner.policy_learning_rate_decay_updates=1200 \
+      --config.learner.policy_learning_rate_final=0.1 --config.learner.reward=l2 \
+      --config.learner.reward_scale=100
+
+Commands that continue from the shipped `omniglot` carry its widths:
+--config.policy.location_glimpse=16 --config.policy.torso_channels=32
+--config.policy.fc_size=512 --config.policy.lstm_size=512.
 """
 
 from experiments.configs import base
