@@ -75,17 +75,11 @@ holds only the checkpoint named (runs/oc2a at 653 updates, the agent the second 
   # updates) --config.learner.policy_learning_rate=2e-4
   # --config.learner.policy_learning_rate_decay_updates=1500
 
-and then fc and LSTM widened again to 512 and a third cycle, 2e-4 to 2e-5 over 1,200 updates, from
-ow2's checkpoint at 1,846 updates (docs/levers.md, "A third wide cycle"; shipped at 1,137 updates):
-
-  python -m experiments.train --config=experiments/configs/omniglot_long.py \
-      --data_dir=/data/omniglot --workdir=runs/ow3x --config.init_from=runs/ow2 \
-      --config.policy.location_glimpse=16 --config.policy.torso_channels=32 \
-      --config.policy.fc_size=512 --config.policy.lstm_size=512 \
-      --config.learner.policy_learning_rate=2e-4 \
-      --config.learner.policy_learning_rate_decay_updates=1200 \
-      --config.learner.policy_learning_rate_final=0.1 --config.learner.reward=l2 \
-      --config.learner.reward_scale=100
+and then fc and LSTM widened again to 512 and a third cycle from ow2's checkpoint at 1,846 updates
+(docs/levers.md, "A third wide cycle"; shipped at 1,137 updates): the ow1 command above into
+runs/ow3x with --config.init_from=runs/ow2 --config.policy.fc_size=512
+--config.policy.lstm_size=512 --config.learner.policy_learning_rate=2e-4
+--config.learner.policy_learning_rate_decay_updates=1200.
 
 Commands that continue from the shipped `omniglot` carry its widths:
 --config.policy.location_glimpse=16 --config.policy.torso_channels=32
