@@ -76,10 +76,14 @@ holds only the checkpoint named (runs/oc2a at 653 updates, the agent the second 
   # --config.learner.policy_learning_rate_decay_updates=1500
 
 and then fc and LSTM widened again to 512 and a third cycle from ow2's checkpoint at 1,846 updates
-(docs/levers.md, "A third wide cycle"; shipped at 1,137 updates): the ow1 command above into
+(docs/levers.md, "A third wide cycle"; shipped then at 1,137 updates): the ow1 command above into
 runs/ow3x with --config.init_from=runs/ow2 --config.policy.fc_size=512
 --config.policy.lstm_size=512 --config.learner.policy_learning_rate=2e-4
---config.learner.policy_learning_rate_decay_updates=1200.
+--config.learner.policy_learning_rate_decay_updates=1200; then from its checkpoint at 1,137 updates
+the same again into runs/ow4 (checkpoint at 1,109 updates), and from that a fifth cycle into
+runs/ow5a with --config.learner.policy_learning_rate=1.5e-4
+--config.learner.policy_learning_rate_decay_updates=1000 (docs/levers.md, "A fourth and fifth
+cycle"; shipped at 1,071 updates).
 
 Commands that continue from the shipped `omniglot` carry its widths:
 --config.policy.location_glimpse=16 --config.policy.torso_channels=32
